@@ -1,0 +1,143 @@
+"""jupyter-mltrack: a Jupyter-native experiment tracker with MLflow's fluent API.
+
+Example::
+
+    import jupyter_mltrack as mt
+
+    mt.set_experiment("demo")
+    with mt.start_run(run_name="lr-0.1"):
+        mt.log_param("lr", 0.1)
+        for step in range(100):
+            mt.log_metric("loss", 1 / (step + 1), step=step)
+    mt.search_runs(order_by=["metrics.loss ASC"])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import errors
+from .config import get_tracking_uri, set_tracking_uri
+from .entities import Experiment, Metric, Param, Run, RunStatus, RunTag
+from .tracking.client import TrackingClient
+from .tracking.fluent import (
+    ActiveRun,
+    active_run,
+    delete_tag,
+    end_run,
+    flush,
+    get_experiment,
+    get_experiment_by_name,
+    last_active_run,
+    log_batch,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    set_experiment,
+    set_tag,
+    set_tags,
+    start_run,
+)
+from .tracking.fluent_ops import (
+    create_experiment,
+    delete_experiment,
+    delete_run,
+    download_artifacts,
+    get_metric_history,
+    get_metric_series,
+    get_run,
+    list_artifacts,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_image,
+    log_input,
+    log_table,
+    log_text,
+    restore_experiment,
+    restore_run,
+    search_experiments,
+    search_runs,
+    set_experiment_tag,
+    set_experiment_tags,
+    sql,
+)
+
+try:
+    from ._version import __version__
+except ImportError:  # running from a source tree that was never built
+    __version__ = "0.0.0.dev0"
+
+__all__ = [
+    "ActiveRun",
+    "Experiment",
+    "Metric",
+    "Param",
+    "Run",
+    "RunStatus",
+    "RunTag",
+    "TrackingClient",
+    "__version__",
+    "active_run",
+    "autolog",
+    "create_experiment",
+    "data",
+    "delete_experiment",
+    "delete_run",
+    "delete_tag",
+    "download_artifacts",
+    "end_run",
+    "errors",
+    "flush",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_metric_history",
+    "get_metric_series",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "list_artifacts",
+    "log_artifact",
+    "log_artifacts",
+    "log_batch",
+    "log_dict",
+    "log_figure",
+    "log_image",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_table",
+    "log_text",
+    "restore_experiment",
+    "restore_run",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "sql",
+    "start_run",
+]
+
+
+def autolog(*args: Any, **kwargs: Any) -> None:
+    """Enable automatic logging for supported libraries (scikit-learn); see docs/capture.md."""
+    from .autolog import autolog as _autolog
+
+    _autolog(*args, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "data":
+        import importlib
+
+        return importlib.import_module(".data", __name__)
+    raise AttributeError(f"module 'jupyter_mltrack' has no attribute {name!r}")
+from ._jupyter import _jupyter_labextension_paths, _jupyter_server_extension_points

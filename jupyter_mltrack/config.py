@@ -1,0 +1,83 @@
+"""Where the store is: tracking URI resolution shared by every entry point.
+
+Order: :func:`set_tracking_uri` in this process, then the ``MLTRACK_TRACKING_URI``
+environment variable, then the default ``duckdb:///<cwd>/mltrack/store.duckdb``
+(a ``mltrack/`` folder in the working directory holding the DuckDB file and,
+beside it, ``artifacts/``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .errors import InvalidParameter
+
+__all__ = [
+    "DEFAULT_STORE_DIR",
+    "ENV_TRACKING_URI",
+    "get_tracking_uri",
+    "resolve_duckdb_path",
+    "set_tracking_uri",
+]
+
+ENV_TRACKING_URI = "MLTRACK_TRACKING_URI"
+DEFAULT_STORE_DIR = "mltrack"
+DEFAULT_STORE_FILE = "store.duckdb"
+
+_uri: str | None = None
+
+
+def default_tracking_uri() -> str:
+    return "duckdb://" + str(Path.cwd() / DEFAULT_STORE_DIR / DEFAULT_STORE_FILE)
+
+
+def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
+    """Set the store for this process; ``None`` returns to env var / default.
+
+    A plain filesystem path is taken as a DuckDB file.
+    """
+    global _uri
+    if uri is None:
+        _uri = None
+        return
+    _uri = normalize_uri(os.fspath(uri))
+
+
+def get_tracking_uri() -> str:
+    """The store URI in force for this process."""
+    if _uri is not None:
+        return _uri
+    env = os.environ.get(ENV_TRACKING_URI)
+    if env:
+        return normalize_uri(env)
+    return default_tracking_uri()
+
+
+def normalize_uri(uri: str) -> str:
+    """Turn a path or ``duckdb:`` URI into ``duckdb:///abs/path``; other schemes pass through."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidParameter(
+            f"Tracking URI must be a non-empty string, got {uri!r}; pass a path to a "
+            "DuckDB file or a URI such as 'duckdb:///path/store.duckdb'."
+        )
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and os.name == "nt"):
+        path = Path(parsed.path if parsed.scheme == "file" else uri).expanduser().resolve()
+        if path.suffix == "" and not path.is_file():
+            path = path / DEFAULT_STORE_FILE
+        return "duckdb://" + str(path)
+    if parsed.scheme == "duckdb":
+        return "duckdb://" + str(resolve_duckdb_path(uri))
+    return uri
+
+
+def resolve_duckdb_path(uri: str) -> Path:
+    """The absolute file path of a ``duckdb:`` URI (``duckdb:///abs`` or ``duckdb:rel``)."""
+    rest = uri[len("duckdb:") :]
+    if rest.startswith("//"):
+        rest = rest[2:]
+    if not rest:
+        raise InvalidParameter(f"Tracking URI {uri!r} names no file; use 'duckdb:///path/store.duckdb'.")
+    return Path(rest).expanduser().resolve()

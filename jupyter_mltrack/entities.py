@@ -1,0 +1,216 @@
+"""Frozen value objects returned by the client: experiments, runs, metrics, params, tags.
+
+Field names follow MLflow's entities so code written against ``mlflow.entities``
+reads the same. Times are ``*_ms`` (UTC epoch milliseconds) in storage; the
+MLflow-style aliases (``start_time``, ``timestamp``) are properties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+__all__ = [
+    "Dataset",
+    "DatasetInput",
+    "Experiment",
+    "FileInfo",
+    "LifecycleStage",
+    "Metric",
+    "MetricHistory",
+    "Param",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunInputs",
+    "RunStatus",
+    "RunTag",
+]
+
+
+class LifecycleStage:
+    ACTIVE = "active"
+    DELETED = "deleted"
+    ALL = ("active", "deleted")
+
+
+class RunStatus:
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    ALL = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+    TERMINAL = ("FINISHED", "FAILED", "KILLED")
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_time_ms: int | None = None
+    last_update_time_ms: int | None = None
+
+    @property
+    def creation_time(self) -> int | None:
+        return self.creation_time_ms
+
+    @property
+    def last_update_time(self) -> int | None:
+        return self.last_update_time_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    value: float
+    timestamp_ms: int
+    step: int
+
+    @property
+    def timestamp(self) -> int:
+        return self.timestamp_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunTag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    experiment_id: str
+    run_name: str
+    status: str
+    start_time_ms: int
+    end_time_ms: int | None
+    user_id: str
+    lifecycle_stage: str
+    artifact_uri: str
+    parent_run_id: str | None = None
+
+    @property
+    def run_uuid(self) -> str:
+        return self.run_id
+
+    @property
+    def start_time(self) -> int:
+        return self.start_time_ms
+
+    @property
+    def end_time(self) -> int | None:
+        return self.end_time_ms
+
+
+@dataclass(frozen=True, slots=True)
+class RunData:
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInput:
+    dataset: Dataset
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def context(self) -> str | None:
+        return self.tags.get("mlflow.data.context")
+
+
+@dataclass(frozen=True, slots=True)
+class RunInputs:
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    info: RunInfo
+    data: RunData
+    inputs: RunInputs = field(default_factory=RunInputs)
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    path: str
+    is_dir: bool
+    file_size: int | None
+
+
+class MetricHistory(Sequence[Metric]):
+    """The history of one metric as columns; a ``Sequence[Metric]`` built lazily.
+
+    Indexing and iteration create :class:`Metric` objects on demand, so a
+    100k-point history costs one columnar fetch, not 100k objects. Use
+    ``steps``, ``values``, ``timestamps_ms`` (numpy arrays) or ``to_pandas()``
+    for bulk work.
+    """
+
+    __slots__ = ("key", "steps", "timestamps_ms", "values")
+
+    def __init__(self, key: str, steps: Any, values: Any, timestamps_ms: Any) -> None:
+        self.key = key
+        self.steps = steps
+        self.values = values
+        self.timestamps_ms = timestamps_ms
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @overload
+    def __getitem__(self, i: int) -> Metric: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Metric]: ...
+    def __getitem__(self, i: int | slice) -> Metric | list[Metric]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return Metric(
+            self.key, float(self.values[i]), int(self.timestamps_ms[i]), int(self.steps[i])
+        )
+
+    def __iter__(self) -> Iterator[Metric]:
+        key = self.key
+        for s, v, t in zip(self.steps.tolist(), self.values.tolist(), self.timestamps_ms.tolist()):
+            yield Metric(key, v, t, s)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.key, len(self)))
+
+    def __repr__(self) -> str:
+        return f"MetricHistory(key={self.key!r}, points={len(self)})"
+
+    def to_pandas(self) -> Any:
+        """A DataFrame with columns ``step``, ``value``, ``timestamp_ms``."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {"step": self.steps, "value": self.values, "timestamp_ms": self.timestamps_ms}
+        )

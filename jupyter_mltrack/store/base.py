@@ -1,0 +1,135 @@
+"""Store protocols: the primitives every backend implements.
+
+Conveniences (``log_metric``, defaults, validation) live in the client
+(:mod:`jupyter_mltrack.tracking.client`); a store receives validated input
+and only does I/O. Backends: :class:`~jupyter_mltrack.store.duckdb.store.DuckDBStore`
+now, a service (remote) store and PostgreSQL later, all behind this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from ..entities import Dataset, Experiment, MetricHistory, Run
+
+__all__ = ["MetricRow", "RunPage", "SeriesRequest", "TrackingStore"]
+
+#: One metric point as buffered by the client: (run_id, key, value, timestamp_ms, step).
+MetricRow = tuple[str, str, float, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    """One page of runs plus the token of the next page (``None`` at the end)."""
+
+    runs: list[Run]
+    next_page_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRequest:
+    """A downsampled series request (ARCHITECTURE.md section 6).
+
+    ``x_axis`` is ``"step"``, ``"relative_time"`` (ms since the run's first
+    point) or ``"wall_time"`` (epoch ms). ``x_min``/``x_max`` restrict to the
+    visible range when zooming.
+    """
+
+    run_ids: tuple[str, ...]
+    key: str
+    width: int
+    x_axis: str = "step"
+    x_min: float | None = None
+    x_max: float | None = None
+
+
+@runtime_checkable
+class TrackingStore(Protocol):
+    """What every tracking backend implements; every method may raise ``MltrackError``."""
+
+    uri: str
+
+    # experiments
+    def create_experiment(
+        self, name: str, artifact_location: str | None, tags: dict[str, str]
+    ) -> str: ...
+    def get_experiment(self, experiment_id: str) -> Experiment: ...
+    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
+    def search_experiments(
+        self, view_type: str, name_like: str | None, max_results: int | None
+    ) -> list[Experiment]: ...
+    def delete_experiment(self, experiment_id: str) -> None: ...
+    def restore_experiment(self, experiment_id: str) -> None: ...
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None: ...
+    def set_experiment_tags(self, experiment_id: str, tags: dict[str, str]) -> None: ...
+
+    # runs
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str,
+        start_time_ms: int,
+        user_id: str,
+        tags: dict[str, str],
+        parent_run_id: str | None,
+    ) -> Run: ...
+    def get_run(self, run_id: str) -> Run: ...
+    def update_run(
+        self, run_id: str, status: str | None, end_time_ms: int | None, run_name: str | None
+    ) -> None: ...
+    def delete_run(self, run_id: str) -> None: ...
+    def restore_run(self, run_id: str) -> None: ...
+    def log_batch(
+        self,
+        metrics: Sequence[MetricRow],
+        params: Sequence[tuple[str, str, str]],
+        tags: Sequence[tuple[str, str, str]],
+    ) -> None:
+        """Write metric rows, ``(run_id, key, value)`` params and tags in one transaction.
+
+        Raises ``ParamOverwrite`` when a param exists with a different value.
+        """
+        ...
+    def delete_tag(self, run_id: str, key: str) -> None: ...
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[tuple[Dataset, dict[str, str]]]
+    ) -> None: ...
+
+    # reads
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str,
+        view_type: str,
+        max_results: int | None,
+        order_by: Sequence[str],
+        page_token: str | None,
+    ) -> RunPage: ...
+    def search_runs_arrow(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str,
+        view_type: str,
+        max_results: int | None,
+        order_by: Sequence[str],
+    ) -> dict[str, Any]:
+        """Columnar search: ``{"runs": Table, "params": Table, "metrics": Table, "tags": Table}``.
+
+        The tables are pyarrow; params/metrics/tags are long ``(run_id, key, value)``.
+        """
+        ...
+    def get_metric_history(self, run_id: str, key: str) -> MetricHistory: ...
+    def get_metric_series(self, request: SeriesRequest) -> Any:
+        """Per-bucket first/min/max/last as a pyarrow table (see ``SeriesRequest``)."""
+        ...
+    def sql(self, query: str) -> Any:
+        """Run one read-only SELECT over the documented views; returns a DuckDB relation."""
+        ...
+
+    # maintenance
+    def gc(self, run_ids: Sequence[str] | None) -> list[str]:
+        """Permanently remove deleted runs (all, or the given ones); returns removed ids."""
+        ...
+    def close(self) -> None: ...

@@ -1,0 +1,120 @@
+"""Numbered schema migrations of the DuckDB store.
+
+Tables live in schema ``store``; the documented read-only views that
+``mt.sql`` exposes live in ``main`` (see docs/sql.md). A store written by an
+older version is upgraded in place when opened: every migration whose number
+is above the stored version runs, in order, in one transaction each. Never edit
+a released migration; append a new one.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+_V1 = [
+    "CREATE SCHEMA IF NOT EXISTS store",
+    """CREATE TABLE store.schema_version (version INTEGER NOT NULL, applied_ms BIGINT NOT NULL)""",
+    """CREATE SEQUENCE store.experiment_ids START 1""",
+    """CREATE TABLE store.experiments (
+        experiment_id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL UNIQUE,
+        artifact_location VARCHAR NOT NULL,
+        lifecycle_stage VARCHAR NOT NULL,
+        creation_time_ms BIGINT NOT NULL,
+        last_update_time_ms BIGINT NOT NULL)""",
+    """CREATE TABLE store.experiment_tags (
+        experiment_id VARCHAR NOT NULL, key VARCHAR NOT NULL, value VARCHAR,
+        PRIMARY KEY (experiment_id, key))""",
+    """CREATE TABLE store.runs (
+        run_id VARCHAR PRIMARY KEY,
+        experiment_id VARCHAR NOT NULL,
+        run_name VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        start_time_ms BIGINT NOT NULL,
+        end_time_ms BIGINT,
+        user_id VARCHAR NOT NULL,
+        lifecycle_stage VARCHAR NOT NULL,
+        artifact_uri VARCHAR NOT NULL,
+        parent_run_id VARCHAR,
+        deleted_time_ms BIGINT)""",
+    """CREATE TABLE store.params (
+        run_id VARCHAR NOT NULL, key VARCHAR NOT NULL, value VARCHAR NOT NULL,
+        PRIMARY KEY (run_id, key))""",
+    """CREATE TABLE store.tags (
+        run_id VARCHAR NOT NULL, key VARCHAR NOT NULL, value VARCHAR NOT NULL,
+        PRIMARY KEY (run_id, key))""",
+    """CREATE TABLE store.metrics (
+        run_id VARCHAR NOT NULL, key VARCHAR NOT NULL, value DOUBLE NOT NULL,
+        timestamp_ms BIGINT NOT NULL, step BIGINT NOT NULL)""",
+    """CREATE TABLE store.latest_metrics (
+        run_id VARCHAR NOT NULL, key VARCHAR NOT NULL, value DOUBLE NOT NULL,
+        timestamp_ms BIGINT NOT NULL, step BIGINT NOT NULL,
+        PRIMARY KEY (run_id, key))""",
+    """CREATE TABLE store.datasets (
+        dataset_id VARCHAR PRIMARY KEY,
+        experiment_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL, digest VARCHAR NOT NULL,
+        source_type VARCHAR NOT NULL, source VARCHAR NOT NULL,
+        schema VARCHAR, profile VARCHAR)""",
+    """CREATE TABLE store.run_inputs (
+        run_id VARCHAR NOT NULL, dataset_id VARCHAR NOT NULL, tags VARCHAR NOT NULL,
+        PRIMARY KEY (run_id, dataset_id))""",
+]
+
+#: The documented views of ``mt.sql`` (docs/sql.md); recreated after every migration.
+VIEWS = {
+    "experiments": "SELECT * FROM store.experiments",
+    "experiment_tags": "SELECT * FROM store.experiment_tags",
+    "runs": "SELECT * EXCLUDE (deleted_time_ms) FROM store.runs",
+    "params": "SELECT * FROM store.params",
+    "tags": "SELECT * FROM store.tags",
+    "metrics": "SELECT * FROM store.metrics",
+    "latest_metrics": "SELECT * FROM store.latest_metrics",
+    "datasets": "SELECT * FROM store.datasets",
+    "run_inputs": "SELECT * FROM store.run_inputs",
+}
+
+MIGRATIONS: list[list[str]] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(con: Any) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'store' AND table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    row = con.execute("SELECT max(version) FROM store.schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(con: Any) -> int:
+    """Bring the schema to :data:`SCHEMA_VERSION`; returns the version found before."""
+    found = current_version(con)
+    if found > SCHEMA_VERSION:
+        from ...errors import InvalidState
+
+        raise InvalidState(
+            f"This store has schema version {found}, newer than this jupyter-mltrack "
+            f"understands ({SCHEMA_VERSION}); upgrade jupyter-mltrack to open it."
+        )
+    for number in range(found + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for stmt in MIGRATIONS[number - 1]:
+                con.execute(stmt)
+            con.execute(
+                "INSERT INTO store.schema_version VALUES (?, ?)",
+                [number, int(time.time() * 1000)],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    for name, body in VIEWS.items():
+        con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {body}")
+    return found

@@ -1,0 +1,272 @@
+"""Read paths of the DuckDB store: run loading, search, histories, series, SQL.
+
+Functions take the connection (or a query callable) so the store class stays a
+thin owner of the connection and its lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ...entities import (
+    Dataset,
+    DatasetInput,
+    LifecycleStage,
+    MetricHistory,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+)
+from ...errors import InvalidParameter
+from ..base import RunPage, SeriesRequest
+from ..search import (
+    compile_filter,
+    compile_order_by,
+    decode_page_token,
+    encode_page_token,
+    parse_filter,
+    parse_order_by,
+)
+
+Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+
+_RUN_COLUMNS = (
+    "r.run_id, r.experiment_id, r.run_name, r.status, r.start_time_ms, r.end_time_ms, "
+    "r.user_id, r.lifecycle_stage, r.artifact_uri, r.parent_run_id"
+)
+VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
+
+
+def view_type_clause(view_type: str, column: str = "lifecycle_stage") -> tuple[str, list[Any]]:
+    """SQL for MLflow's ``ViewType`` (``ACTIVE_ONLY``, ``DELETED_ONLY``, ``ALL``)."""
+    vt = str(view_type).upper()
+    if vt == "ACTIVE_ONLY":
+        return f"{column} = ?", [LifecycleStage.ACTIVE]
+    if vt == "DELETED_ONLY":
+        return f"{column} = ?", [LifecycleStage.DELETED]
+    if vt == "ALL":
+        return "TRUE", []
+    raise InvalidParameter(
+        f"Unknown view type {view_type!r}; use one of {', '.join(VIEW_TYPES)}."
+    )
+
+
+def load_runs(q: Query, run_ids: Sequence[str]) -> list[Run]:
+    """Full :class:`Run` entities for ``run_ids``, in that order (missing ids are dropped)."""
+    if not run_ids:
+        return []
+    ids = list(run_ids)
+    rows = q(f"SELECT {_RUN_COLUMNS} FROM store.runs r WHERE list_contains(?, r.run_id)", [ids])
+    data: dict[str, tuple[dict[str, float], dict[str, str], dict[str, str]]] = {
+        r[0]: ({}, {}, {}) for r in rows
+    }
+    for rid, k, v in q(
+        "SELECT run_id, key, value FROM store.latest_metrics WHERE list_contains(?, run_id)", [ids]
+    ):
+        data[rid][0][k] = v
+    for rid, k, v in q(
+        "SELECT run_id, key, value FROM store.params WHERE list_contains(?, run_id)", [ids]
+    ):
+        data[rid][1][k] = v
+    for rid, k, v in q(
+        "SELECT run_id, key, value FROM store.tags WHERE list_contains(?, run_id)", [ids]
+    ):
+        data[rid][2][k] = v
+    inputs: dict[str, list[DatasetInput]] = {}
+    for rid, tags, *ds in q(
+        "SELECT i.run_id, i.tags, d.name, d.digest, d.source_type, d.source, d.schema, d.profile "
+        "FROM store.run_inputs i JOIN store.datasets d USING (dataset_id) "
+        "WHERE list_contains(?, i.run_id) ORDER BY d.name",
+        [ids],
+    ):
+        inputs.setdefault(rid, []).append(DatasetInput(Dataset(*ds), json.loads(tags)))
+    by_id = {
+        r[0]: Run(
+            RunInfo(*r),
+            RunData(*data[r[0]]),
+            RunInputs(inputs.get(r[0], [])),
+        )
+        for r in rows
+    }
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _select_run_ids(
+    experiment_ids: Sequence[str],
+    filter_string: str,
+    view_type: str,
+    order_by: Sequence[str],
+) -> tuple[str, list[Any]]:
+    """SQL selecting ``run_id`` of matching runs in order (no LIMIT), with its params."""
+    if not experiment_ids:
+        raise InvalidParameter(
+            "search_runs needs at least one experiment id or name; pass experiment_ids=[...]"
+        )
+    where_sql, where_params = compile_filter(parse_filter(filter_string or ""), run_alias="r")
+    order_sql, order_params = compile_order_by(parse_order_by(list(order_by or [])), run_alias="r")
+    stage_sql, stage_params = view_type_clause(view_type, "r.lifecycle_stage")
+    sql = (
+        "SELECT r.run_id FROM store.runs r "
+        f"WHERE list_contains(?, r.experiment_id) AND {stage_sql} AND ({where_sql}) "
+        f"ORDER BY {order_sql}"
+    )
+    return sql, [list(experiment_ids), *stage_params, *where_params, *order_params]
+
+
+def search_runs(
+    q: Query,
+    experiment_ids: Sequence[str],
+    filter_string: str,
+    view_type: str,
+    max_results: int | None,
+    order_by: Sequence[str],
+    page_token: str | None,
+) -> RunPage:
+    """One page of runs as entities, with a token for the next page."""
+    sql, params = _select_run_ids(experiment_ids, filter_string, view_type, order_by)
+    fingerprint = hashlib.sha1(
+        json.dumps([sorted(experiment_ids), filter_string, list(order_by), view_type]).encode()
+    ).hexdigest()[:16]
+    offset = decode_page_token(page_token, fingerprint) if page_token else 0
+    limit = _check_max_results(max_results)
+    page_sql = sql + f" LIMIT {limit + 1} OFFSET {int(offset)}"
+    ids = [r[0] for r in q(page_sql, params)]
+    more = len(ids) > limit
+    ids = ids[:limit]
+    token = encode_page_token(offset + limit, fingerprint) if more else None
+    return RunPage(load_runs(q, ids), token)
+
+
+def _check_max_results(max_results: int | None) -> int:
+    if max_results is None:
+        return 100_000
+    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
+        raise InvalidParameter(f"max_results must be a positive integer, got {max_results!r}.")
+    return max_results
+
+
+def search_runs_arrow(
+    con: duckdb.DuckDBPyConnection,
+    experiment_ids: Sequence[str],
+    filter_string: str,
+    view_type: str,
+    max_results: int | None,
+    order_by: Sequence[str],
+) -> dict[str, pa.Table]:
+    """Matching runs plus long params/metrics/tags tables, all as Arrow (for DataFrames)."""
+    sql, params = _select_run_ids(experiment_ids, filter_string, view_type, order_by)
+    limit = _check_max_results(max_results)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _mt_sel AS SELECT row_number() OVER () AS _pos, run_id "
+        f"FROM ({sql} LIMIT {limit}) s",
+        params,
+    )
+    try:
+        runs = con.sql(
+            f"SELECT {_RUN_COLUMNS} FROM _mt_sel s JOIN store.runs r USING (run_id) ORDER BY s._pos"
+        ).to_arrow_table()
+        out = {"runs": runs}
+        for name, table in (
+            ("params", "store.params"),
+            ("metrics", "store.latest_metrics"),
+            ("tags", "store.tags"),
+        ):
+            out[name] = con.sql(
+                f"SELECT t.run_id, t.key, t.value FROM {table} t SEMI JOIN _mt_sel s USING (run_id)"
+            ).to_arrow_table()
+        return out
+    finally:
+        con.execute("DROP TABLE IF EXISTS _mt_sel")
+
+
+def metric_history(con: duckdb.DuckDBPyConnection, run_id: str, key: str) -> MetricHistory:
+    """Every point of one metric of one run, ordered by step then time."""
+    table = con.sql(
+        "SELECT step, value, timestamp_ms FROM store.metrics WHERE run_id = ? AND key = ? "
+        "ORDER BY step, timestamp_ms",
+        params=[run_id, key],
+    ).to_arrow_table()
+    return MetricHistory(
+        key,
+        table.column("step").to_numpy(),
+        table.column("value").to_numpy(),
+        table.column("timestamp_ms").to_numpy(),
+    )
+
+
+_X_AXES = {
+    "step": "CAST(step AS DOUBLE)",
+    "wall_time": "CAST(timestamp_ms AS DOUBLE)",
+    "relative_time": "CAST(timestamp_ms - min(timestamp_ms) OVER (PARTITION BY run_id) AS DOUBLE)",
+}
+
+
+def metric_series(con: duckdb.DuckDBPyConnection, req: SeriesRequest) -> pa.Table:
+    """M4 downsampling: per run and x bucket, the first, min, max and last points.
+
+    The answer has at most ``4 * width`` points per run whatever the history size,
+    and spikes survive because every bucket keeps its extremes.
+    """
+    if req.x_axis not in _X_AXES:
+        raise InvalidParameter(
+            f"Unknown x axis {req.x_axis!r}; use one of {', '.join(_X_AXES)}."
+        )
+    if not isinstance(req.width, int) or not 1 <= req.width <= 100_000:
+        raise InvalidParameter(f"width must be an integer in 1..100000, got {req.width!r}.")
+    rng, rng_params = "", []
+    if req.x_min is not None:
+        rng += " AND x >= ?"
+        rng_params.append(float(req.x_min))
+    if req.x_max is not None:
+        rng += " AND x <= ?"
+        rng_params.append(float(req.x_max))
+    sql = f"""
+        WITH raw AS (
+            SELECT run_id, {_X_AXES[req.x_axis]} AS x, value, step, timestamp_ms
+            FROM store.metrics WHERE list_contains(?, run_id) AND key = ?
+        ), pts AS (SELECT * FROM raw WHERE TRUE {rng}),
+        b AS (SELECT min(x) AS lo, greatest(max(x) - min(x), 1e-12) AS span FROM pts)
+        SELECT run_id,
+               least(CAST(floor((x - b.lo) / b.span * ?) AS BIGINT), ? - 1) AS bucket,
+               count(*) AS n,
+               arg_min(x, x) AS first_x, arg_min(value, x) AS first_value,
+               arg_min(x, value) AS min_x, min(value) AS min_value,
+               arg_max(x, value) AS max_x, max(value) AS max_value,
+               arg_max(x, x) AS last_x, arg_max(value, x) AS last_value
+        FROM pts, b GROUP BY run_id, bucket ORDER BY run_id, bucket
+    """
+    params = [list(req.run_ids), req.key, *rng_params, req.width, req.width]
+    return con.sql(sql, params=params).to_arrow_table()
+
+
+def read_only_sql(con: duckdb.DuckDBPyConnection, query: str) -> duckdb.DuckDBPyRelation:
+    """Run one SELECT over the documented views; anything else is refused."""
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidParameter("mt.sql needs a non-empty SQL string, e.g. 'SELECT * FROM runs'.")
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise InvalidParameter(f"Could not parse SQL: {exc}") from exc
+    if len(statements) != 1:
+        raise InvalidParameter(
+            f"mt.sql runs exactly one statement, got {len(statements)}; split them into calls."
+        )
+    if statements[0].type != duckdb.StatementType.SELECT:
+        raise InvalidParameter(
+            f"mt.sql is read-only: only SELECT queries are allowed, got a "
+            f"{statements[0].type.name} statement. Use the mt API to change data."
+        )
+    try:
+        table = con.sql(query).to_arrow_table()
+    except duckdb.Error as exc:
+        raise InvalidParameter(f"SQL error: {exc}".strip()) from exc
+    # Hand back a relation over a detached copy so the caller never touches the store's
+    # connection (or its lock) again.
+    return duckdb.arrow(table)

@@ -1,0 +1,48 @@
+"""Pytest fixtures for code that uses jupyter-mltrack: a fresh store per test.
+
+Use from a ``conftest.py``: ``from jupyter_mltrack.testing import tracking_store``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+__all__ = ["reset_tracking_state", "tracking_store"]
+
+
+def reset_tracking_state() -> None:
+    """End active runs, flush, close every store and forget the tracking URI."""
+    from .config import set_tracking_uri
+    from .store.registry import close_all_stores
+    from .tracking import fluent
+
+    while fluent._stack:
+        try:
+            fluent.end_run()
+        except Exception:  # a test may have deleted the run or broken the store on purpose
+            fluent._stack.pop()
+    for client in list(fluent._clients.values()):
+        try:
+            client.buffer.close()
+        except Exception:  # same as above
+            pass
+    fluent._clients.clear()
+    fluent._active_experiment.clear()
+    fluent._last.clear()
+    close_all_stores()
+    set_tracking_uri(None)
+
+
+@pytest.fixture
+def tracking_store(tmp_path: Path) -> Iterator[str]:
+    """A fresh DuckDB store in ``tmp_path`` set as the tracking URI; yields the URI."""
+    from .config import set_tracking_uri
+
+    reset_tracking_state()
+    uri = "duckdb://" + str(tmp_path / "store" / "store.duckdb")
+    set_tracking_uri(uri)
+    yield uri
+    reset_tracking_state()

@@ -1,0 +1,365 @@
+"""The fluent API: MLflow's module-level functions over an active-run stack.
+
+``import jupyter_mltrack as mt`` re-exports these. Each active run remembers the
+client (store) it was started on, so ``mt.log_metric`` stays a few hundred
+nanoseconds: look up the active run, validate (cached), append to the buffer.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from ..config import get_tracking_uri
+from ..entities import Experiment, Metric, Param, Run, RunStatus, RunTag
+from ..errors import ExperimentNotFound, InvalidParameter, InvalidState
+from .client import TrackingClient, now_ms
+from .validation import _valid_keys, validate_key, validate_metric_value, validate_step
+
+__all__ = [
+    "ActiveRun",
+    "active_run",
+    "end_run",
+    "flush",
+    "get_client",
+    "last_active_run",
+    "log_metric",
+    "log_metrics",
+    "start_run",
+]
+
+ENV_EXPERIMENT_NAME = "MLTRACK_EXPERIMENT_NAME"
+ENV_EXPERIMENT_ID = "MLTRACK_EXPERIMENT_ID"
+
+_clients: dict[str, TrackingClient] = {}
+_clients_lock = threading.Lock()
+_stack: list[ActiveRun] = []
+_last: list[Run] = []
+_active_experiment: dict[str, str] = {}  # tracking uri -> experiment id
+
+
+def get_client() -> TrackingClient:
+    """The shared client of the current tracking URI (one per store per process)."""
+    uri = get_tracking_uri()
+    client = _clients.get(uri)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(uri)
+            if client is None:
+                client = TrackingClient(uri)
+                _clients[uri] = client
+    return client
+
+
+class ActiveRun:
+    """The run returned by :func:`start_run`; a context manager that ends it.
+
+    On a normal exit the run ends FINISHED, on an exception FAILED, on
+    ``KeyboardInterrupt`` KILLED.
+    """
+
+    def __init__(self, run: Run, client: TrackingClient) -> None:
+        self._run = run
+        self.client = client
+        self.run_id = run.info.run_id
+        self.monitor: Any = None
+
+    @property
+    def info(self) -> Any:
+        return self._run.info
+
+    @property
+    def data(self) -> Any:
+        return self._run.data
+
+    @property
+    def inputs(self) -> Any:
+        return self._run.inputs
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun run_id={self.run_id} name={self._run.info.run_name!r}>"
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            status = RunStatus.FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FAILED
+        if any(r is self for r in _stack):
+            end_run(status)
+
+
+# ------------------------------------------------------------------ experiments
+def _resolve_experiment_id(client: TrackingClient, experiment_id: str | None) -> str:
+    if experiment_id is not None:
+        return str(experiment_id)
+    active = _active_experiment.get(client.tracking_uri)
+    if active is not None:
+        return active
+    if os.environ.get(ENV_EXPERIMENT_ID):
+        return os.environ[ENV_EXPERIMENT_ID]
+    name = os.environ.get(ENV_EXPERIMENT_NAME)
+    if name:
+        return set_experiment(name).experiment_id
+    return "0"
+
+
+def set_experiment(
+    experiment_name: str | None = None, experiment_id: str | None = None
+) -> Experiment:
+    """Make an experiment active for new runs, creating it by name when missing."""
+    client = get_client()
+    if (experiment_name is None) == (experiment_id is None):
+        raise InvalidParameter("set_experiment needs exactly one of experiment_name or experiment_id.")
+    if experiment_id is not None:
+        exp = client.get_experiment(experiment_id)
+    else:
+        assert experiment_name is not None
+        found = client.get_experiment_by_name(experiment_name)
+        if found is None:
+            exp = client.get_experiment(client.create_experiment(experiment_name))
+        else:
+            exp = found
+    if exp.lifecycle_stage != "active":
+        raise InvalidState(
+            f"Experiment {exp.name!r} (id {exp.experiment_id}) is deleted; restore it with "
+            f"mt.restore_experiment('{exp.experiment_id}') or choose another name."
+        )
+    _active_experiment[client.tracking_uri] = exp.experiment_id
+    return exp
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    return get_client().get_experiment_by_name(name)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    return get_client().get_experiment(experiment_id)
+
+
+# ------------------------------------------------------------------------- runs
+def start_run(
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+    nested: bool = False,
+    parent_run_id: str | None = None,
+    tags: dict[str, Any] | None = None,
+    description: str | None = None,
+    log_system_metrics: bool | None = None,
+) -> ActiveRun:
+    """Start (or resume, with ``run_id``) a run and make it active.
+
+    Use as a context manager: ``with mt.start_run(run_name="lr-0.1"): ...``.
+    ``nested=True`` makes the run a child of the active run.
+    """
+    client = get_client()
+    if _stack and not nested:
+        raise InvalidState(
+            f"Run {_stack[-1].run_id} is already active. End it with mt.end_run(), or pass "
+            "nested=True to start a child run."
+        )
+    if run_id is not None:
+        run = client.resume_run(run_id)
+    else:
+        parent = parent_run_id or (_stack[-1].run_id if nested and _stack else None)
+        exp_id = _resolve_experiment_id(client, experiment_id)
+        all_tags: dict[str, Any] = dict(_context_tags())
+        all_tags.update(tags or {})
+        if description is not None:
+            all_tags["mlflow.note.content"] = description
+        run = client.create_run(exp_id, tags=all_tags, run_name=run_name, parent_run_id=parent)
+        _log_context_artifacts(client, run.info.run_id)
+    active = ActiveRun(run, client)
+    _stack.append(active)
+    if log_system_metrics or (
+        log_system_metrics is None and os.environ.get("MLTRACK_ENABLE_SYSTEM_METRICS") == "true"
+    ):
+        _start_system_metrics(active)
+    return active
+
+
+_context_cache: dict[str, Any] = {}
+
+
+def _context() -> Any:
+    try:
+        from .capture import capture_run_context
+    except ImportError:  # pragma: no cover - capture is part of the package
+        return None
+    return capture_run_context()
+
+
+def _context_tags() -> dict[str, str]:
+    ctx = _context()
+    _context_cache["last"] = ctx
+    return dict(ctx.tags) if ctx is not None else {}
+
+
+def _log_context_artifacts(client: TrackingClient, run_id: str) -> None:
+    ctx = _context_cache.pop("last", None)
+    if ctx is None:
+        return
+    for name, text in ctx.artifacts.items():
+        client.log_text(run_id, text, name)
+
+
+def _start_system_metrics(active: ActiveRun) -> None:
+    from .system_metrics import SystemMetricsMonitor
+
+    client, run_id = active.client, active.run_id
+
+    def sink(values: dict[str, float], step: int) -> None:
+        ts = now_ms()
+        for k, v in values.items():
+            client.append_metric_row((run_id, k, float(v), ts, step))
+
+    active.monitor = SystemMetricsMonitor(sink)
+    active.monitor.start()
+
+
+def end_run(status: str = RunStatus.FINISHED) -> None:
+    """End the active run (flushing its metrics); no-op without one."""
+    if not _stack:
+        return
+    active = _stack[-1]
+    if active.monitor is not None:
+        active.monitor.stop()
+    active.client.set_terminated(active.run_id, status)
+    _stack.pop()
+    _last[:] = [active.client.get_run(active.run_id)]
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost active run, or ``None``."""
+    return _stack[-1] if _stack else None
+
+
+def last_active_run() -> Run | None:
+    """The active run, else the most recently ended run of this process."""
+    if _stack:
+        return _stack[-1].client.get_run(_stack[-1].run_id)
+    return _last[0] if _last else None
+
+
+def _active() -> ActiveRun:
+    if _stack:
+        return _stack[-1]
+    return start_run()
+
+
+# ---------------------------------------------------------------------- logging
+def log_metric(
+    key: str,
+    value: Any,
+    step: int | None = None,
+    timestamp: int | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Log one metric point to the active run (started if none); returns at once."""
+    if run_id is not None:
+        get_client().log_metric(run_id, key, value, timestamp, step)
+        return
+    active = _stack[-1] if _stack else _active()
+    if key not in _valid_keys:
+        validate_key(key, "metric")
+    if type(value) is not float:
+        value = validate_metric_value(key, value)
+    if step is None:
+        step = 0
+    elif type(step) is not int:
+        step = validate_step(step)
+    if timestamp is None:
+        timestamp = now_ms()
+    buf = active.client.buffer
+    rows = buf.rows
+    rows.append((active.run_id, key, value, timestamp, step))
+    if len(rows) >= buf.max_rows:
+        buf.wait_for_room()
+    elif buf._thread is None:
+        buf.start()
+
+
+def log_metrics(
+    metrics: dict[str, Any],
+    step: int | None = None,
+    timestamp: int | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Log several metrics at one step (one timestamp)."""
+    if not isinstance(metrics, dict):
+        raise InvalidParameter(f"log_metrics needs a dict of key to number, got {metrics!r}.")
+    ts = now_ms() if timestamp is None else timestamp
+    for key, value in metrics.items():
+        log_metric(key, value, step, ts, run_id)
+
+
+def _run_id(run_id: str | None) -> str:
+    return run_id if run_id is not None else _active().run_id
+
+
+def log_param(key: str, value: Any) -> Any:
+    """Log an immutable param to the active run; returns ``value``."""
+    return get_client_for_active().log_param(_run_id(None), key, value)
+
+
+def log_params(params: dict[str, Any]) -> None:
+    if not isinstance(params, dict):
+        raise InvalidParameter(f"log_params needs a dict, got {params!r}.")
+    get_client_for_active().log_batch(
+        _run_id(None), params=[Param(k, v) for k, v in params.items()]
+    )
+
+
+def set_tag(key: str, value: Any) -> None:
+    get_client_for_active().set_tag(_run_id(None), key, value)
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    if not isinstance(tags, dict):
+        raise InvalidParameter(f"set_tags needs a dict, got {tags!r}.")
+    get_client_for_active().log_batch(_run_id(None), tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def delete_tag(key: str) -> None:
+    get_client_for_active().delete_tag(_run_id(None), key)
+
+
+def get_client_for_active() -> TrackingClient:
+    return _stack[-1].client if _stack else get_client()
+
+
+def flush() -> None:
+    """Commit every buffered metric point of every store this process logs to."""
+    for client in list(_clients.values()):
+        client.flush()
+
+
+def log_batch(
+    metrics: Sequence[Metric] = (), params: Sequence[Param] = (), tags: Sequence[RunTag] = ()
+) -> None:
+    get_client_for_active().log_batch(_run_id(None), metrics, params, tags)
+
+
+@atexit.register
+def _at_exit() -> None:
+    while _stack:
+        try:
+            end_run(RunStatus.FINISHED)
+        except Exception:  # the store may be gone at interpreter exit
+            _stack.pop()
+    for client in list(_clients.values()):
+        try:
+            client.buffer.close()
+        except Exception:  # pragma: no cover - best effort at exit
+            pass
