@@ -1,10 +1,11 @@
 """The metric buffer: log calls append and return; a background thread commits batches.
 
-The hot path is one bounded ``list.append``. The flusher takes the first ``n``
+The hot path is one ``list.append``. The flusher takes the first ``n``
 rows with ``rows[:n]`` and ``del rows[:n]`` (each atomic under the GIL), so an
 append racing a flush lands in the next batch, never nowhere. When the buffer
 holds ``max_rows`` rows the caller waits for the flusher instead of memory
-growing without bound. A failed flush keeps its rows and retries; the user sees
+growing without bound (at most ``max_rows`` waiting plus one batch being
+written). A failed flush keeps its rows and retries; the user sees
 one warning, not one per step.
 """
 
@@ -55,6 +56,7 @@ class MetricBuffer:
         deadline = time.monotonic() + 60.0
         with self._flushed:
             while len(self.rows) >= self.max_rows and time.monotonic() < deadline:
+                # rows taken by a flush in progress still occupy memory: wait for it
                 self._flushed.wait(0.05)
 
     def _ensure_thread(self) -> None:

@@ -1,0 +1,81 @@
+"""A store written by schema version 1 (checked in, gzipped) opens in this version."""
+
+import gzip
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import jupyter_mltrack as mt
+from jupyter_mltrack.errors import InvalidState, StoreLocked
+from jupyter_mltrack.store.duckdb.migrations import SCHEMA_VERSION, current_version
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
+
+V1 = Path(__file__).parent.parent / "data" / "store_v1.duckdb.gz"
+V1_RUN = "8cbe4f017c2e4fda812f79ce5793f323"
+
+
+def _unpack(tmp_path: Path) -> Path:
+    target = tmp_path / "old" / "store.duckdb"
+    target.parent.mkdir()
+    with gzip.open(V1, "rb") as src, target.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return target
+
+
+def test_v1_store_opens_and_keeps_data(tmp_path):
+    path = _unpack(tmp_path)
+    store = DuckDBStore("duckdb://" + str(path))
+    try:
+        run = store.get_run(V1_RUN)
+        assert run.info.run_name == "old-run"
+        assert run.data.params == {"lr": "0.1"}
+        assert run.data.metrics == {"loss": 0.1}
+        assert len(store.get_metric_history(V1_RUN, "loss")) == 10
+        assert store.get_experiment_by_name("legacy") is not None
+        assert current_version(store._con) == SCHEMA_VERSION
+    finally:
+        store.close()
+
+
+def test_v1_store_accepts_new_runs(tmp_path, tracking_store):
+    path = _unpack(tmp_path)
+    mt.set_tracking_uri(path)
+    mt.set_experiment("legacy")
+    with mt.start_run():
+        mt.log_metric("loss", 0.01)
+    df = mt.search_runs(order_by=["metrics.loss ASC"])
+    assert len(df) == 2 and df["metrics.loss"].tolist() == [0.01, 0.1]
+
+
+def test_newer_schema_is_refused_with_advice(tmp_path):
+    path = tmp_path / "s.duckdb"
+    DuckDBStore("duckdb://" + str(path)).close()
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO store.schema_version VALUES (999, 0)")
+    con.close()
+    with pytest.raises(InvalidState, match="upgrade jupyter-mltrack"):
+        DuckDBStore("duckdb://" + str(path))
+
+
+def test_store_held_by_another_process_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "held.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import duckdb,sys,time; c=duckdb.connect({str(path)!r}); print('ready', flush=True);"
+         " sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreLocked, match="held by another process") as info:
+            DuckDBStore("duckdb://" + str(path))
+        assert f"PID {holder.pid}" in str(info.value)
+    finally:
+        holder.stdin.close()
+        holder.stdout.close()
+        holder.wait(10)
