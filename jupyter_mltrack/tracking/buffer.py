@@ -1,8 +1,11 @@
 """The metric buffer: log calls append and return; a background thread commits batches.
 
-The hot path is one ``list.append``. The flusher takes the first ``n``
-rows with ``rows[:n]`` and ``del rows[:n]`` (each atomic under the GIL), so an
-append racing a flush lands in the next batch, never nowhere. When the buffer
+Rows are kept flat, five items a point (``run_id, key, value, timestamp_ms,
+step``): the hot path is one ``flat.extend(row)``, which keeps no tuple alive
+and lets the flusher build each Arrow column with one strided slice. The
+flusher takes the first ``n`` items with ``flat[:n]`` and ``del flat[:n]`` (each
+atomic under the GIL, as is the producer's ``extend``), so a point racing a
+flush lands in the next batch, never nowhere. When the buffer
 holds ``max_rows`` rows the caller waits for the flusher instead of memory
 growing without bound (at most ``max_rows`` waiting plus one batch being
 written). A failed flush keeps its rows and retries; the user sees
@@ -16,6 +19,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 from ..store.base import MetricRow
 
@@ -29,7 +33,7 @@ class MetricBuffer:
 
     def __init__(
         self,
-        commit: Callable[[list[MetricRow]], None],
+        commit: Callable[[list[Any]], None],
         *,
         interval_s: float = 0.2,
         max_rows: int = 2_000_000,
@@ -39,8 +43,9 @@ class MetricBuffer:
         self.interval_s = interval_s
         self.max_rows = max_rows
         self.batch_rows = batch_rows
-        self.rows: list[MetricRow] = []
-        self._pending: list[MetricRow] = []  # taken from rows, not yet committed
+        self.flat: list[Any] = []  # 5 items per point, see module docstring
+        self.max_items = max_rows * 5
+        self._pending: list[Any] = []  # taken from flat, not yet committed
         self._wake = threading.Event()
         self._flushed = threading.Condition()
         self._stop = False
@@ -49,13 +54,19 @@ class MetricBuffer:
         self._thread: threading.Thread | None = None
 
     # ---------------------------------------------------------------- hot path
+    def append(self, row: MetricRow) -> None:
+        """Buffer one point (the fluent API inlines this)."""
+        self.flat.extend(row)
+        if len(self.flat) >= self.max_items:
+            self.wait_for_room()
+
     def wait_for_room(self) -> None:
         """Block while the buffer is full (called by producers past ``max_rows``)."""
         self._ensure_thread()
         self._wake.set()
         deadline = time.monotonic() + 60.0
         with self._flushed:
-            while len(self.rows) >= self.max_rows and time.monotonic() < deadline:
+            while len(self.flat) >= self.max_items and time.monotonic() < deadline:
                 # rows taken by a flush in progress still occupy memory: wait for it
                 self._flushed.wait(0.05)
 
@@ -72,11 +83,11 @@ class MetricBuffer:
         with self._io:
             while True:
                 if not self._pending:
-                    n = min(len(self.rows), self.batch_rows)
+                    n = min(len(self.flat), self.batch_rows * 5)
                     if n == 0:
                         break
-                    self._pending = self.rows[:n]
-                    del self.rows[:n]
+                    self._pending = self.flat[:n]
+                    del self.flat[:n]
                 try:
                     self._commit(self._pending)
                 except Exception as exc:  # kept for retry; surfaced once
@@ -88,7 +99,8 @@ class MetricBuffer:
         return True
 
     def pending_count(self) -> int:
-        return len(self.rows) + len(self._pending)
+        """Points buffered or being written."""
+        return (len(self.flat) + len(self._pending)) // 5
 
     def _report(self, exc: Exception) -> None:
         if not self._warned:
@@ -105,7 +117,7 @@ class MetricBuffer:
         while not self._stop:
             self._wake.wait(self.interval_s)
             self._wake.clear()
-            if self.rows or self._pending:
+            if self.flat or self._pending:
                 self.flush()
 
     def start(self) -> None:

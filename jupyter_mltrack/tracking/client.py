@@ -17,6 +17,7 @@ from typing import Any
 from ..config import get_tracking_uri, normalize_uri
 from ..entities import Dataset, Experiment, Metric, MetricHistory, Param, Run, RunStatus, RunTag
 from ..errors import InvalidParameter, InvalidState
+from ..store.arrow import flat_to_table
 from ..store.base import MetricRow, SeriesRequest, TrackingStore
 from ..store.registry import get_store
 from .artifact_client import ArtifactMethods
@@ -63,11 +64,12 @@ class TrackingClient(ArtifactMethods):
         self.tracking_uri = normalize_uri(tracking_uri) if tracking_uri else get_tracking_uri()
         self.store: TrackingStore = get_store(self.tracking_uri)
         self.buffer = MetricBuffer(self._commit_metrics)
+        self.buffer.start()
         self._writable: dict[str, bool] = {}
         self._lock = threading.Lock()
 
-    def _commit_metrics(self, rows: list[MetricRow]) -> None:
-        self.store.log_batch(rows, (), ())
+    def _commit_metrics(self, flat: list[Any]) -> None:
+        self.store.log_metric_table(flat_to_table(flat))
 
     # -------------------------------------------------------------- experiments
     def create_experiment(
@@ -204,12 +206,8 @@ class TrackingClient(ArtifactMethods):
         self.append_metric_row(row)
 
     def append_metric_row(self, row: MetricRow) -> None:
-        buf = self.buffer
-        buf.rows.append(row)
-        if len(buf.rows) >= buf.max_rows:
-            buf.wait_for_room()
-        elif buf._thread is None:
-            buf.start()
+        """Buffer one validated point; the flusher thread commits it."""
+        self.buffer.append(row)
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         """Log an immutable param; re-logging a different value raises ``ParamOverwrite``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from time import time_ns as _time_ns
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -18,7 +19,13 @@ from ..config import get_tracking_uri
 from ..entities import Experiment, Metric, Param, Run, RunStatus, RunTag
 from ..errors import ExperimentNotFound, InvalidParameter, InvalidState
 from .client import TrackingClient, now_ms
-from .validation import _valid_keys, validate_key, validate_metric_value, validate_step
+from .validation import (
+    _valid_keys,
+    validate_key,
+    validate_metric_value,
+    validate_step,
+    validate_timestamp,
+)
 
 __all__ = [
     "ActiveRun",
@@ -67,6 +74,10 @@ class ActiveRun:
         self.client = client
         self.run_id = run.info.run_id
         self.monitor: Any = None
+        # cached for the log_metric hot path
+        self.flat = client.buffer.flat
+        self.extend = self.flat.extend
+        self.max_items = client.buffer.max_items
 
     @property
     def info(self) -> Any:
@@ -279,15 +290,11 @@ def log_metric(
         step = 0
     elif type(step) is not int:
         step = validate_step(step)
-    if timestamp is None:
-        timestamp = now_ms()
-    buf = active.client.buffer
-    rows = buf.rows
-    rows.append((active.run_id, key, value, timestamp, step))
-    if len(rows) >= buf.max_rows:
-        buf.wait_for_room()
-    elif buf._thread is None:
-        buf.start()
+    extend = active.extend
+    extend((active.run_id, key, value, _time_ns() // 1_000_000 if timestamp is None else
+            validate_timestamp(timestamp), step))
+    if len(active.flat) >= active.max_items:
+        active.client.buffer.wait_for_room()
 
 
 def log_metrics(
@@ -299,7 +306,7 @@ def log_metrics(
     """Log several metrics at one step (one timestamp)."""
     if not isinstance(metrics, dict):
         raise InvalidParameter(f"log_metrics needs a dict of key to number, got {metrics!r}.")
-    ts = now_ms() if timestamp is None else timestamp
+    ts = now_ms() if timestamp is None else validate_timestamp(timestamp)
     for key, value in metrics.items():
         log_metric(key, value, step, ts, run_id)
 

@@ -9,6 +9,10 @@ import pytest
 from jupyter_mltrack.tracking.buffer import MetricBuffer
 
 
+def _rows(flat):
+    return [tuple(flat[i : i + 5]) for i in range(0, len(flat), 5)]
+
+
 def test_concurrent_appends_during_flushes_lose_nothing():
     committed = []
     buf = MetricBuffer(committed.extend, interval_s=0.001, batch_rows=1000)
@@ -16,7 +20,7 @@ def test_concurrent_appends_during_flushes_lose_nothing():
 
     def produce(tag):
         for i in range(50_000):
-            buf.rows.append((tag, "k", float(i), 0, i))
+            buf.append((tag, "k", float(i), 0, i))
 
     threads = [threading.Thread(target=produce, args=(t,)) for t in ("a", "b")]
     for t in threads:
@@ -24,9 +28,10 @@ def test_concurrent_appends_during_flushes_lose_nothing():
     for t in threads:
         t.join()
     assert buf.close()
-    assert len(committed) == 100_000
+    rows = _rows(committed)
+    assert len(rows) == 100_000
     for tag in ("a", "b"):
-        assert [r[4] for r in committed if r[0] == tag] == list(range(50_000))
+        assert [r[4] for r in rows if r[0] == tag] == list(range(50_000))
 
 
 def test_full_buffer_makes_the_producer_wait_instead_of_growing():
@@ -40,19 +45,19 @@ def test_full_buffer_makes_the_producer_wait_instead_of_growing():
     buf = MetricBuffer(slow_commit, interval_s=0.001, max_rows=100, batch_rows=100)
     buf.start()
     for i in range(100):
-        buf.rows.append(("r", "k", 1.0, 0, i))
+        buf.flat.extend(("r", "k", 1.0, 0, i))
     deadline = time.monotonic() + 5
-    while buf.rows and time.monotonic() < deadline:  # the flusher takes a batch and blocks
+    while buf.flat and time.monotonic() < deadline:  # the flusher takes a batch and blocks
         time.sleep(0.01)
     for i in range(100, 200):
-        buf.rows.append(("r", "k", 1.0, 0, i))
+        buf.flat.extend(("r", "k", 1.0, 0, i))
     started = time.monotonic()
     threading.Timer(0.3, release.set).start()
     buf.wait_for_room()  # what log_metric calls when the buffer is full
     assert time.monotonic() - started >= 0.25
-    assert len(buf.rows) < 100
+    assert len(buf.flat) < 500
     assert buf.close()
-    assert len(committed) == 200
+    assert len(_rows(committed)) == 200
 
 
 def test_failed_flush_keeps_rows_warns_once_and_retries():
@@ -67,7 +72,7 @@ def test_failed_flush_keeps_rows_warns_once_and_retries():
 
     buf = MetricBuffer(flaky, interval_s=3600)
     for i in range(10):
-        buf.rows.append(("r", "k", 1.0, 0, i))
+        buf.append(("r", "k", 1.0, 0, i))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert not buf.flush()
@@ -76,21 +81,25 @@ def test_failed_flush_keeps_rows_warns_once_and_retries():
     assert len(caught) == 1 and "disk full" in str(caught[0].message)
     assert buf.pending_count() == 10
     assert buf.flush()
-    assert [r[4] for r in committed] == list(range(10))
+    assert [r[4] for r in _rows(committed)] == list(range(10))
 
 
 def test_client_flush_raises_clear_error_when_store_fails(tracking_store, monkeypatch):
     import jupyter_mltrack as mt
     from jupyter_mltrack.errors import InvalidState
 
+    from jupyter_mltrack.tracking.fluent import get_client
+
+    client = get_client()
+    client.buffer.interval_s = 3600  # only explicit flushes from here on (after one tick)
+    time.sleep(0.3)
     with mt.start_run() as run:
         mt.log_metric("m", 1.0)
-        client = run.client
 
         def broken(*args, **kwargs):
             raise OSError("store gone")
 
-        monkeypatch.setattr(client.store, "log_batch", broken)
+        monkeypatch.setattr(client.store, "log_metric_table", broken)
         with pytest.warns(RuntimeWarning, match="store gone"), pytest.raises(
             InvalidState, match="kept in memory"
         ):

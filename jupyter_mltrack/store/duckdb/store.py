@@ -30,6 +30,7 @@ from ...errors import (
     StoreLocked,
     StoreUnavailable,
 )
+from ..arrow import rows_to_table
 from ..base import MetricRow, RunPage, SeriesRequest
 from . import reads
 from .migrations import migrate
@@ -38,17 +39,6 @@ __all__ = ["DEFAULT_EXPERIMENT_ID", "DuckDBStore"]
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
-
-_METRIC_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("key", pa.string()),
-        ("value", pa.float64()),
-        ("timestamp_ms", pa.int64()),
-        ("step", pa.int64()),
-    ]
-)
-
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
@@ -365,7 +355,7 @@ class DuckDBStore:
                         "INSERT OR REPLACE INTO store.tags VALUES (?, ?, ?)", [list(t) for t in tags]
                     )
                 if metrics:
-                    self._insert_metrics(_rows_to_arrow(metrics))
+                    self._insert_metrics(rows_to_table(metrics))
                 self._con.execute("COMMIT")
             except Exception:
                 self._con.execute("ROLLBACK")
@@ -525,17 +515,3 @@ class DuckDBStore:
             ]
         )
         return ids
-
-
-def _rows_to_arrow(rows: Sequence[MetricRow]) -> pa.Table:
-    run_ids, keys, values, stamps, steps = zip(*rows, strict=True)
-    return pa.Table.from_arrays(
-        [
-            pa.array(run_ids, pa.string()),
-            pa.array(keys, pa.string()),
-            pa.array(values, pa.float64()),
-            pa.array(stamps, pa.int64()),
-            pa.array(steps, pa.int64()),
-        ],
-        schema=_METRIC_SCHEMA,
-    )
