@@ -79,5 +79,7 @@ def resolve_duckdb_path(uri: str) -> Path:
     if rest.startswith("//"):
         rest = rest[2:]
     if not rest:
-        raise InvalidParameter(f"Tracking URI {uri!r} names no file; use 'duckdb:///path/store.duckdb'.")
+        raise InvalidParameter(
+            f"Tracking URI {uri!r} names no file; use 'duckdb:///path/store.duckdb'."
+        )
     return Path(rest).expanduser().resolve()

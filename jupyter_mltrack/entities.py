@@ -193,7 +193,9 @@ class MetricHistory(Sequence[Metric]):
 
     def __iter__(self) -> Iterator[Metric]:
         key = self.key
-        for s, v, t in zip(self.steps.tolist(), self.values.tolist(), self.timestamps_ms.tolist()):
+        for s, v, t in zip(
+            self.steps.tolist(), self.values.tolist(), self.timestamps_ms.tolist(), strict=True
+        ):
             yield Metric(key, v, t, s)
 
     def __eq__(self, other: object) -> bool:

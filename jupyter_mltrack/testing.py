@@ -5,6 +5,7 @@ Use from a ``conftest.py``: ``from jupyter_mltrack.testing import tracking_store
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +26,8 @@ def reset_tracking_state() -> None:
         except Exception:  # a test may have deleted the run or broken the store on purpose
             fluent._stack.pop()
     for client in list(fluent._clients.values()):
-        try:
+        with contextlib.suppress(Exception):  # same as above
             client.buffer.close()
-        except Exception:  # same as above
-            pass
     fluent._clients.clear()
     fluent._active_experiment.clear()
     fluent._last.clear()

@@ -92,12 +92,15 @@ class TrackingStore(Protocol):
         Raises ``ParamOverwrite`` when a param exists with a different value.
         """
         ...
+
     def log_metric_table(self, table: Any) -> None:
         """Append a pyarrow table of metric points (``store.arrow.METRIC_SCHEMA``)."""
         ...
+
     def run_state(self, run_id: str) -> tuple[str, str]:
         """``(status, lifecycle_stage)`` of a run; raises ``RunNotFound``."""
         ...
+
     def delete_tag(self, run_id: str, key: str) -> None: ...
     def log_inputs(
         self, run_id: str, datasets: Sequence[tuple[Dataset, dict[str, str]]]
@@ -126,10 +129,12 @@ class TrackingStore(Protocol):
         The tables are pyarrow; params/metrics/tags are long ``(run_id, key, value)``.
         """
         ...
+
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory: ...
     def get_metric_series(self, request: SeriesRequest) -> Any:
         """Per-bucket first/min/max/last as a pyarrow table (see ``SeriesRequest``)."""
         ...
+
     def sql(self, query: str) -> Any:
         """Run one read-only SELECT over the documented views; returns a DuckDB relation."""
         ...
@@ -138,4 +143,5 @@ class TrackingStore(Protocol):
     def gc(self, run_ids: Sequence[str] | None) -> list[str]:
         """Permanently remove deleted runs (all, or the given ones); returns removed ids."""
         ...
+
     def close(self) -> None: ...

@@ -72,9 +72,7 @@ class MetricBuffer:
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(
-                target=self._loop, name="mltrack-flusher", daemon=True
-            )
+            self._thread = threading.Thread(target=self._loop, name="mltrack-flusher", daemon=True)
             self._thread.start()
 
     # ------------------------------------------------------------------ flush

@@ -106,7 +106,9 @@ class TrackingClient(ArtifactMethods):
         )
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
-        self.store.set_experiment_tags(_id(experiment_id, "experiment_id"), self._tags({key: value}))
+        self.store.set_experiment_tags(
+            _id(experiment_id, "experiment_id"), self._tags({key: value})
+        )
 
     # --------------------------------------------------------------------- runs
     def create_run(
@@ -128,7 +130,11 @@ class TrackingClient(ArtifactMethods):
         tag_map.setdefault("mlflow.user", _user())
         start = validate_timestamp(start_time) if start_time is not None else now_ms()
         run = self.store.create_run(
-            _id(experiment_id, "experiment_id"), name, start, tag_map["mlflow.user"], tag_map,
+            _id(experiment_id, "experiment_id"),
+            name,
+            start,
+            tag_map["mlflow.user"],
+            tag_map,
             parent_run_id,
         )
         self._writable[run.info.run_id] = True
@@ -172,7 +178,7 @@ class TrackingClient(ArtifactMethods):
         """Raise unless ``run_id`` is an active, RUNNING run (cached once known)."""
         if self._writable.get(run_id):
             return run_id
-        status, stage = self.store.run_state(_id(run_id, "run_id"))  # type: ignore[attr-defined]
+        status, stage = self.store.run_state(_id(run_id, "run_id"))
         if stage != "active":
             raise InvalidState(
                 f"Run {run_id} is deleted; restore it with mt.restore_run before logging to it."
@@ -282,8 +288,12 @@ class TrackingClient(ArtifactMethods):
         """One page of matching runs (see docs/search.md for the filter language)."""
         self.flush()
         page = self.store.search_runs(
-            _ids(experiment_ids), _filter(filter_string), run_view_type, max_results,
-            list(order_by or []), page_token,
+            _ids(experiment_ids),
+            _filter(filter_string),
+            run_view_type,
+            max_results,
+            list(order_by or []),
+            page_token,
         )
         return PagedList(page.runs, page.next_page_token)
 
@@ -298,7 +308,10 @@ class TrackingClient(ArtifactMethods):
         """Matching runs as a pandas DataFrame with ``params.*``, ``metrics.*``, ``tags.*``."""
         self.flush()
         tables = self.store.search_runs_arrow(
-            _ids(experiment_ids), _filter(filter_string), run_view_type, max_results,
+            _ids(experiment_ids),
+            _filter(filter_string),
+            run_view_type,
+            max_results,
             list(order_by or []),
         )
         return runs_to_frame(tables)
@@ -332,8 +345,7 @@ class TrackingClient(ArtifactMethods):
         """Permanently remove deleted runs (all, or those given) and their artifacts."""
         runs = [self.store.get_run(r) for r in run_ids] if run_ids else None
         removed_uris = {
-            r.info.run_id: r.info.artifact_uri
-            for r in (runs or self.search_runs_all_deleted())
+            r.info.run_id: r.info.artifact_uri for r in (runs or self.search_runs_all_deleted())
         }
         removed = self.store.gc(list(run_ids) if run_ids else None)
         for rid in removed:

@@ -8,16 +8,17 @@ nanoseconds: look up the active run, validate (cached), append to the buffer.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
-from time import time_ns as _time_ns
 from collections.abc import Sequence
+from time import time_ns as _time_ns
 from types import TracebackType
 from typing import Any
 
 from ..config import get_tracking_uri
 from ..entities import Experiment, Metric, Param, Run, RunStatus, RunTag
-from ..errors import ExperimentNotFound, InvalidParameter, InvalidState
+from ..errors import InvalidParameter, InvalidState
 from .client import TrackingClient, now_ms
 from .validation import (
     _valid_keys,
@@ -98,7 +99,10 @@ class ActiveRun:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if exc_type is None:
             status = RunStatus.FINISHED
@@ -131,7 +135,9 @@ def set_experiment(
     """Make an experiment active for new runs, creating it by name when missing."""
     client = get_client()
     if (experiment_name is None) == (experiment_id is None):
-        raise InvalidParameter("set_experiment needs exactly one of experiment_name or experiment_id.")
+        raise InvalidParameter(
+            "set_experiment needs exactly one of experiment_name or experiment_id."
+        )
     if experiment_id is not None:
         exp = client.get_experiment(experiment_id)
     else:
@@ -291,8 +297,15 @@ def log_metric(
     elif type(step) is not int:
         step = validate_step(step)
     extend = active.extend
-    extend((active.run_id, key, value, _time_ns() // 1_000_000 if timestamp is None else
-            validate_timestamp(timestamp), step))
+    extend(
+        (
+            active.run_id,
+            key,
+            value,
+            _time_ns() // 1_000_000 if timestamp is None else validate_timestamp(timestamp),
+            step,
+        )
+    )
     if len(active.flat) >= active.max_items:
         active.client.buffer.wait_for_room()
 
@@ -366,7 +379,5 @@ def _at_exit() -> None:
         except Exception:  # the store may be gone at interpreter exit
             _stack.pop()
     for client in list(_clients.values()):
-        try:
+        with contextlib.suppress(Exception):  # best effort at interpreter exit
             client.buffer.close()
-        except Exception:  # pragma: no cover - best effort at exit
-            pass

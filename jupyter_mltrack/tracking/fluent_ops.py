@@ -138,16 +138,18 @@ def search_runs(
         token: str | None = None
         while True:
             page = client.search_runs(
-                ids, filter_string, run_view_type, min(max_results - len(runs), 10_000),
-                order_by, token,
+                ids,
+                filter_string,
+                run_view_type,
+                min(max_results - len(runs), 10_000),
+                order_by,
+                token,
             )
             runs.extend(page)
             token = page.token
             if token is None or len(runs) >= max_results:
                 return runs
-    raise InvalidParameter(
-        f"Unknown output_format {output_format!r}; use 'pandas' or 'list'."
-    )
+    raise InvalidParameter(f"Unknown output_format {output_format!r}; use 'pandas' or 'list'.")
 
 
 def get_metric_history(run_id: str, key: str) -> MetricHistory:

@@ -42,10 +42,18 @@ def test_v1_store_opens_and_keeps_data(tmp_path):
 def test_v1_store_accepts_new_runs(tmp_path, tracking_store):
     path = _unpack(tmp_path)
     mt.set_tracking_uri(path)
-    mt.set_experiment("legacy")
+    legacy = mt.get_experiment_by_name("legacy")
+    # a new experiment: the legacy one's artifact location points where the file was made
+    mt.set_experiment("after-upgrade")
     with mt.start_run():
         mt.log_metric("loss", 0.01)
-    df = mt.search_runs(order_by=["metrics.loss ASC"])
+    df = mt.search_runs(
+        experiment_ids=[
+            legacy.experiment_id,
+            mt.get_experiment_by_name("after-upgrade").experiment_id,
+        ],
+        order_by=["metrics.loss ASC"],
+    )
     assert len(df) == 2 and df["metrics.loss"].tolist() == [0.01, 0.1]
 
 
@@ -65,10 +73,15 @@ def test_store_held_by_another_process_is_a_clear_error(tmp_path):
 
     path = tmp_path / "held.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb,sys,time; c=duckdb.connect({str(path)!r}); print('ready', flush=True);"
-         " sys.stdin.readline()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,sys,time; c=duckdb.connect({str(path)!r}); print('ready', flush=True);"
+            " sys.stdin.readline()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ready"

@@ -58,9 +58,16 @@ def test_auto_generated_name_and_auto_started_run(tracking_store):
 
 
 def test_exception_fails_run_and_keyboard_interrupt_kills_it(tracking_store):
-    with pytest.raises(ValueError), mt.start_run() as failed:
-        mt.log_metric("m", 1.0)
-        raise ValueError("boom")
+    def fail_inside_run():
+        with mt.start_run() as run:
+            mt.log_metric("m", 1.0)
+            failed.append(run)
+            raise ValueError("boom")
+
+    failed = []
+    with pytest.raises(ValueError, match="boom"):
+        fail_inside_run()
+    failed = failed[0]
     assert mt.get_run(failed.info.run_id).info.status == "FAILED"
     assert mt.get_run(failed.info.run_id).data.metrics == {"m": 1.0}
     with pytest.raises(KeyboardInterrupt), mt.start_run() as killed:
@@ -167,8 +174,11 @@ def test_search_runs_frame_and_list(tracking_store):
     assert df["params.i"].tolist() == ["4", "3", "2"]
     assert df["metrics.acc"].tolist() == [0.4, 0.3, 0.2]
     assert {"run_id", "status", "start_time", "end_time", "tags.even"} <= set(df.columns)
-    runs = mt.search_runs(filter_string="tags.even = 'yes' OR params.i = '1'",
-                          order_by=["params.i"], output_format="list")
+    runs = mt.search_runs(
+        filter_string="tags.even = 'yes' OR params.i = '1'",
+        order_by=["params.i"],
+        output_format="list",
+    )
     assert [r.info.run_name for r in runs] == ["r0", "r1", "r2", "r4"]
     assert len(mt.search_runs(experiment_names=["search"], max_results=2)) == 2
     assert len(mt.search_runs(search_all_experiments=True)) == 5

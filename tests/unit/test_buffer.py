@@ -87,7 +87,6 @@ def test_failed_flush_keeps_rows_warns_once_and_retries():
 def test_client_flush_raises_clear_error_when_store_fails(tracking_store, monkeypatch):
     import jupyter_mltrack as mt
     from jupyter_mltrack.errors import InvalidState
-
     from jupyter_mltrack.tracking.fluent import get_client
 
     client = get_client()
@@ -100,8 +99,9 @@ def test_client_flush_raises_clear_error_when_store_fails(tracking_store, monkey
             raise OSError("store gone")
 
         monkeypatch.setattr(client.store, "log_metric_table", broken)
-        with pytest.warns(RuntimeWarning, match="store gone"), pytest.raises(
-            InvalidState, match="kept in memory"
+        with (
+            pytest.warns(RuntimeWarning, match="store gone"),
+            pytest.raises(InvalidState, match="kept in memory"),
         ):
             mt.flush()
         monkeypatch.undo()

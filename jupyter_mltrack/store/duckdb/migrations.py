@@ -77,7 +77,18 @@ VIEWS = {
     "run_inputs": "SELECT * FROM store.run_inputs",
 }
 
-MIGRATIONS: list[list[str]] = [_V1]
+#: The store service (docs/service-design.md): idempotent batch ingest and run liveness.
+_V2 = [
+    """CREATE TABLE store.ingested_batches (
+        client_id VARCHAR NOT NULL, seq BIGINT NOT NULL,
+        n_rows BIGINT NOT NULL, committed_ms BIGINT NOT NULL,
+        PRIMARY KEY (client_id, seq))""",
+    """CREATE TABLE store.run_heartbeats (
+        run_id VARCHAR PRIMARY KEY, client_id VARCHAR NOT NULL, pid BIGINT,
+        last_seen_ms BIGINT NOT NULL)""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

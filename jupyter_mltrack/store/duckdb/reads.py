@@ -53,9 +53,7 @@ def view_type_clause(view_type: str, column: str = "lifecycle_stage") -> tuple[s
         return f"{column} = ?", [LifecycleStage.DELETED]
     if vt == "ALL":
         return "TRUE", []
-    raise InvalidParameter(
-        f"Unknown view type {view_type!r}; use one of {', '.join(VIEW_TYPES)}."
-    )
+    raise InvalidParameter(f"Unknown view type {view_type!r}; use one of {', '.join(VIEW_TYPES)}.")
 
 
 def load_runs(q: Query, run_ids: Sequence[str]) -> list[Run]:
@@ -215,9 +213,7 @@ def metric_series(con: duckdb.DuckDBPyConnection, req: SeriesRequest) -> pa.Tabl
     and spikes survive because every bucket keeps its extremes.
     """
     if req.x_axis not in _X_AXES:
-        raise InvalidParameter(
-            f"Unknown x axis {req.x_axis!r}; use one of {', '.join(_X_AXES)}."
-        )
+        raise InvalidParameter(f"Unknown x axis {req.x_axis!r}; use one of {', '.join(_X_AXES)}.")
     if not isinstance(req.width, int) or not 1 <= req.width <= 100_000:
         raise InvalidParameter(f"width must be an integer in 1..100000, got {req.width!r}.")
     rng, rng_params = "", []

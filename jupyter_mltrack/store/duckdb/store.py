@@ -40,6 +40,7 @@ __all__ = ["DEFAULT_EXPERIMENT_ID", "DuckDBStore"]
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -76,7 +77,9 @@ class DuckDBStore:
     def __init__(self, uri: str, artifact_root: str | None = None) -> None:
         self.uri = uri
         self.path = resolve_duckdb_path(uri)
-        self.artifact_root = Path(artifact_root) if artifact_root else self.path.parent / "artifacts"
+        self.artifact_root = (
+            Path(artifact_root) if artifact_root else self.path.parent / "artifacts"
+        )
         self._lock = threading.RLock()
         self._con = _open(self.path)
         with self._lock:
@@ -132,7 +135,9 @@ class DuckDBStore:
         with self._lock:
             (seq,) = self._q("SELECT nextval('store.experiment_ids')")[0]
             experiment_id = str(seq)
-            while self._q("SELECT 1 FROM store.experiments WHERE experiment_id = ?", [experiment_id]):
+            while self._q(
+                "SELECT 1 FROM store.experiments WHERE experiment_id = ?", [experiment_id]
+            ):
                 experiment_id = str(self._q("SELECT nextval('store.experiment_ids')")[0][0])
             location = artifact_location or (self.artifact_root / experiment_id).as_uri()
             now = _now_ms()
@@ -149,7 +154,9 @@ class DuckDBStore:
             self._tx(stmts)
         return experiment_id
 
-    def _experiments(self, where: str, params: Sequence[Any], limit: int | None) -> list[Experiment]:
+    def _experiments(
+        self, where: str, params: Sequence[Any], limit: int | None
+    ) -> list[Experiment]:
         sql = (
             "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time_ms, "
             f"last_update_time_ms FROM store.experiments WHERE {where} "
@@ -226,7 +233,8 @@ class DuckDBStore:
                 f"An experiment named {new_name!r} already exists (id {other.experiment_id})."
             )
         self._q(
-            "UPDATE store.experiments SET name = ?, last_update_time_ms = ? WHERE experiment_id = ?",
+            "UPDATE store.experiments SET name = ?, last_update_time_ms = ? "
+            "WHERE experiment_id = ?",
             [new_name, _now_ms(), experiment_id],
         )
 
@@ -234,7 +242,10 @@ class DuckDBStore:
         self.get_experiment(experiment_id)
         self._tx(
             [
-                ("INSERT OR REPLACE INTO store.experiment_tags VALUES (?, ?, ?)", [experiment_id, k, v])
+                (
+                    "INSERT OR REPLACE INTO store.experiment_tags VALUES (?, ?, ?)",
+                    [experiment_id, k, v],
+                )
                 for k, v in tags.items()
             ]
         )
@@ -275,7 +286,9 @@ class DuckDBStore:
                 ],
             )
         ]
-        stmts += [("INSERT INTO store.tags VALUES (?, ?, ?)", [run_id, k, v]) for k, v in tags.items()]
+        stmts += [
+            ("INSERT INTO store.tags VALUES (?, ?, ?)", [run_id, k, v]) for k, v in tags.items()
+        ]
         self._tx(stmts)
         return self.get_run(run_id)
 
@@ -299,7 +312,8 @@ class DuckDBStore:
         self, run_id: str, status: str | None, end_time_ms: int | None, run_name: str | None
     ) -> None:
         self.run_state(run_id)
-        sets, params = [], []
+        sets: list[str] = []
+        params: list[Any] = []
         if status is not None:
             sets.append("status = ?")
             params.append(status)
@@ -316,7 +330,10 @@ class DuckDBStore:
         ]
         if run_name is not None:
             stmts.append(
-                ("INSERT OR REPLACE INTO store.tags VALUES (?, 'mlflow.runName', ?)", [run_id, run_name])
+                (
+                    "INSERT OR REPLACE INTO store.tags VALUES (?, 'mlflow.runName', ?)",
+                    [run_id, run_name],
+                )
             )
         self._tx(stmts)
 
@@ -352,7 +369,8 @@ class DuckDBStore:
                     )
                 if tags:
                     self._con.executemany(
-                        "INSERT OR REPLACE INTO store.tags VALUES (?, ?, ?)", [list(t) for t in tags]
+                        "INSERT OR REPLACE INTO store.tags VALUES (?, ?, ?)",
+                        [list(t) for t in tags],
                     )
                 if metrics:
                     self._insert_metrics(rows_to_table(metrics))
@@ -405,8 +423,11 @@ class DuckDBStore:
                     f"{prior!r} and {value!r}; params are immutable, log one value per key."
                 )
         table = pa.table(
-            {"run_id": [p[0] for p in params], "key": [p[1] for p in params],
-             "value": [p[2] for p in params]}
+            {
+                "run_id": [p[0] for p in params],
+                "key": [p[1] for p in params],
+                "value": [p[2] for p in params],
+            }
         )
         self._con.register("_mt_params", table)
         try:
@@ -432,7 +453,9 @@ class DuckDBStore:
         self._q("DELETE FROM store.tags WHERE run_id = ? AND key = ?", [run_id, key])
 
     def log_inputs(self, run_id: str, datasets: Sequence[tuple[Dataset, dict[str, str]]]) -> None:
-        (experiment_id,) = self._q("SELECT experiment_id FROM store.runs WHERE run_id = ?", [run_id])[0]
+        (experiment_id,) = self._q(
+            "SELECT experiment_id FROM store.runs WHERE run_id = ?", [run_id]
+        )[0]
         stmts: list[tuple[str, Sequence[Any]]] = []
         for ds, input_tags in datasets:
             dataset_id = uuid.uuid5(
@@ -440,9 +463,18 @@ class DuckDBStore:
             ).hex
             stmts.append(
                 (
-                    "INSERT INTO store.datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    [dataset_id, experiment_id, ds.name, ds.digest, ds.source_type, ds.source,
-                     ds.schema, ds.profile],
+                    "INSERT INTO store.datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    [
+                        dataset_id,
+                        experiment_id,
+                        ds.name,
+                        ds.digest,
+                        ds.source_type,
+                        ds.source,
+                        ds.schema,
+                        ds.profile,
+                    ],
                 )
             )
             stmts.append(
