@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import errors
+from ._jupyter import _jupyter_labextension_paths, _jupyter_server_extension_points  # noqa: F401 (hooks)
+from .autolog import autolog
 from .config import get_tracking_uri, set_tracking_uri
 from .entities import Experiment, Metric, Param, Run, RunStatus, RunTag
 from .tracking.client import TrackingClient
@@ -127,17 +129,9 @@ __all__ = [
 ]
 
 
-def autolog(*args: Any, **kwargs: Any) -> None:
-    """Enable automatic logging for supported libraries (scikit-learn); see docs/capture.md."""
-    from .autolog import autolog as _autolog
-
-    _autolog(*args, **kwargs)
-
-
 def __getattr__(name: str) -> Any:
     if name == "data":
         import importlib
 
         return importlib.import_module(".data", __name__)
     raise AttributeError(f"module 'jupyter_mltrack' has no attribute {name!r}")
-from ._jupyter import _jupyter_labextension_paths, _jupyter_server_extension_points

@@ -123,13 +123,10 @@ def validate_timestamp(timestamp_ms: Any) -> int:
 
 def validate_experiment_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
-        raise InvalidParameter(
-            f"Experiment name must be a non-empty string, got {name!r}."
-        )
+        raise InvalidParameter(f"Experiment name must be a non-empty string, got {name!r}.")
     if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
         raise InvalidParameter(
-            f"Experiment name is {len(name)} characters; the limit is "
-            f"{MAX_EXPERIMENT_NAME_LENGTH}."
+            f"Experiment name is {len(name)} characters; the limit is {MAX_EXPERIMENT_NAME_LENGTH}."
         )
     return name
 

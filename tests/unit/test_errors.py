@@ -25,8 +25,13 @@ def test_json_shape_is_pinned():
 
 @pytest.mark.parametrize(
     "cls, status",
-    [(InvalidFilter, 400), (AlreadyExists, 400), (NotFound, 404), (StoreLocked, 503),
-     (MltrackError, 500)],
+    [
+        (InvalidFilter, 400),
+        (AlreadyExists, 400),
+        (NotFound, 404),
+        (StoreLocked, 503),
+        (MltrackError, 500),
+    ],
 )
 def test_round_trip_rebuilds_same_class(cls, status):
     rebuilt = MltrackError.from_dict(cls("boom", position=3).to_dict())
@@ -37,8 +42,9 @@ def test_round_trip_rebuilds_same_class(cls, status):
 
 
 def test_unknown_class_falls_back_to_code():
-    rebuilt = MltrackError.from_dict({"error_code": "INVALID_PARAMETER_VALUE", "message": "m",
-                                      "error_class": "SomethingNew"})
+    rebuilt = MltrackError.from_dict(
+        {"error_code": "INVALID_PARAMETER_VALUE", "message": "m", "error_class": "SomethingNew"}
+    )
     assert type(rebuilt) is InvalidParameter
 
 

@@ -20,8 +20,15 @@ def test_valid_keys(key):
 
 @pytest.mark.parametrize(
     "key, fragment",
-    [("", "empty"), ("x" * 251, "limit is 250"), ("a$b", "'$'"), ("../x", "'..'"),
-     ("/abs", "'/'"), (3, "must be a string"), ("a/./b", "'.'")],
+    [
+        ("", "empty"),
+        ("x" * 251, "limit is 250"),
+        ("a$b", "'$'"),
+        ("../x", "'..'"),
+        ("/abs", "'/'"),
+        (3, "must be a string"),
+        ("a/./b", "'.'"),
+    ],
 )
 def test_invalid_keys_say_why(key, fragment):
     with pytest.raises(InvalidParameter, match=None) as info:
