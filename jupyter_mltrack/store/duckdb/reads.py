@@ -6,7 +6,6 @@ thin owner of the connection and its lock.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,6 +32,7 @@ from ..search import (
     encode_page_token,
     parse_filter,
     parse_order_by,
+    search_fingerprint,
 )
 
 Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
@@ -129,9 +129,7 @@ def search_runs(
 ) -> RunPage:
     """One page of runs as entities, with a token for the next page."""
     sql, params = _select_run_ids(experiment_ids, filter_string, view_type, order_by)
-    fingerprint = hashlib.sha1(
-        json.dumps([sorted(experiment_ids), filter_string, list(order_by), view_type]).encode()
-    ).hexdigest()[:16]
+    fingerprint = search_fingerprint(experiment_ids, filter_string, order_by, view_type)
     offset = decode_page_token(page_token, fingerprint) if page_token else 0
     limit = _check_max_results(max_results)
     page_sql = sql + f" LIMIT {limit + 1} OFFSET {int(offset)}"
