@@ -453,6 +453,7 @@ class DuckDBStore:
         self._q("DELETE FROM store.tags WHERE run_id = ? AND key = ?", [run_id, key])
 
     def log_inputs(self, run_id: str, datasets: Sequence[tuple[Dataset, dict[str, str]]]) -> None:
+        self.run_state(run_id)
         (experiment_id,) = self._q(
             "SELECT experiment_id FROM store.runs WHERE run_id = ?", [run_id]
         )[0]

@@ -1,0 +1,174 @@
+"""TrackingStore contract, part 2: search, histories, series, SQL and gc, on every backend."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from jupyter_mltrack.entities import Dataset, MetricHistory
+from jupyter_mltrack.errors import InvalidFilter, InvalidParameter, InvalidState, RunNotFound
+from jupyter_mltrack.store.base import SeriesRequest, TrackingStore
+
+
+def seed_runs(store: TrackingStore, n: int = 5) -> list[str]:
+    """``n`` runs in experiment 0: acc = i/10, param lr, tag parity, run i started at 1000+i."""
+    ids = []
+    for i in range(n):
+        run_id = store.create_run("0", f"run-{i}", 1_000 + i, "alice", {}, None).info.run_id
+        store.log_batch(
+            [(run_id, "acc", i / 10, 5, 0), (run_id, "train/loss", 1.0 - i / 10, 5, 0)],
+            [(run_id, "lr", f"0.0{i}")],
+            [(run_id, "parity", "even" if i % 2 == 0 else "odd")],
+        )
+        ids.append(run_id)
+    return ids
+
+
+# ----------------------------------------------------------------------- search
+def test_search_runs_filter(store):
+    ids = seed_runs(store)
+    page = store.search_runs(["0"], "metrics.acc >= 0.3", "ACTIVE_ONLY", None, [], None)
+    assert {r.info.run_id for r in page.runs} == {ids[3], ids[4]}
+    assert page.next_page_token is None
+    either = "params.lr = '0.00' OR (tags.parity = 'odd' AND metrics.`train/loss` < 0.8)"
+    page = store.search_runs(["0"], either, "ACTIVE_ONLY", None, [], None)
+    assert {r.info.run_id for r in page.runs} == {ids[0], ids[3]}
+    assert page.runs[0].data.params["lr"] in ("0.00", "0.03")
+
+
+def test_search_runs_order_by_and_paging(store):
+    ids = seed_runs(store)
+    order = ["metrics.acc DESC"]
+    seen, token, pages = [], None, 0
+    while True:
+        page = store.search_runs(["0"], "", "ACTIVE_ONLY", 2, order, token)
+        seen += [r.info.run_id for r in page.runs]
+        pages += 1
+        token = page.next_page_token
+        if token is None:
+            break
+    assert seen == ids[::-1] and pages == 3
+    first = store.search_runs(["0"], "", "ACTIVE_ONLY", 2, order, None)
+    with pytest.raises(InvalidParameter, match="different search"):
+        store.search_runs(["0"], "", "ACTIVE_ONLY", 2, ["start_time"], first.next_page_token)
+    with pytest.raises(InvalidParameter):
+        store.search_runs(["0"], "", "ACTIVE_ONLY", 2, order, "garbage")
+
+
+def test_search_runs_view_type_and_bad_arguments(store):
+    ids = seed_runs(store, 3)
+    store.delete_run(ids[0])
+
+    def found(view: str) -> set[str]:
+        return {r.info.run_id for r in store.search_runs(["0"], "", view, None, [], None).runs}
+
+    assert found("ACTIVE_ONLY") == set(ids[1:])
+    assert found("DELETED_ONLY") == {ids[0]}
+    assert found("ALL") == set(ids)
+    with pytest.raises(InvalidFilter) as info:
+        store.search_runs(["0"], "metrics.acc >> 1", "ALL", None, [], None)
+    assert isinstance(info.value.details.get("position"), int)
+    with pytest.raises(InvalidParameter):
+        store.search_runs(["0"], "", "SOMETIMES", None, [], None)
+    with pytest.raises(InvalidParameter):
+        store.search_runs(["0"], "", "ALL", 0, [], None)
+    with pytest.raises(InvalidParameter):
+        store.search_runs([], "", "ALL", None, [], None)
+
+
+def test_search_runs_arrow(store):
+    ids = seed_runs(store, 4)
+    tables = store.search_runs_arrow(
+        ["0"], "metrics.acc > 0.05", "ACTIVE_ONLY", 2, ["start_time DESC"]
+    )
+    assert set(tables) == {"runs", "params", "metrics", "tags"}
+    assert all(isinstance(t, pa.Table) for t in tables.values())
+    assert tables["runs"].column("run_id").to_pylist() == [ids[3], ids[2]]
+    assert tables["runs"].column("start_time_ms").type == pa.int64()
+    params = sorted((p["run_id"], p["value"]) for p in tables["params"].to_pylist())
+    assert params == sorted([(ids[3], "0.03"), (ids[2], "0.02")])
+    metrics = tables["metrics"].to_pylist()
+    assert {(m["run_id"], m["key"]) for m in metrics} == {
+        (r, k) for r in ids[2:] for k in ("acc", "train/loss")
+    }
+    assert tables["tags"].column_names == ["run_id", "key", "value"]
+    empty = store.search_runs_arrow(["0"], "metrics.acc > 99", "ACTIVE_ONLY", None, [])
+    assert empty["runs"].num_rows == 0 and "run_id" in empty["runs"].column_names
+
+
+# ------------------------------------------------------------- history, series
+def test_get_metric_history(store):
+    run_id = store.create_run("0", "h", 1, "u", {}, None).info.run_id
+    points = [(run_id, "a/b c", float(s * s), 50 - s, s) for s in (3, 1, 2, 0)]
+    points.append((run_id, "a/b c", math.inf, 99, 1))
+    store.log_batch(points, [], [])
+    history = store.get_metric_history(run_id, "a/b c")
+    assert isinstance(history, MetricHistory) and history.key == "a/b c"
+    assert list(history.steps) == [0, 1, 1, 2, 3]
+    assert list(history.values) == [0.0, 1.0, math.inf, 4.0, 9.0]
+    assert list(history.timestamps_ms) == [50, 49, 99, 48, 47]
+    assert history.steps.dtype.kind == "i" and history.values.dtype.kind == "f"
+    assert len(store.get_metric_history(run_id, "never-logged")) == 0
+
+
+def test_get_metric_series_downsamples(store):
+    run_id = store.create_run("0", "s", 1, "u", {}, None).info.run_id
+    rows = [(run_id, "loss", float(s % 7), 1_000 + s, s) for s in range(1_000)]
+    rows[500] = (run_id, "loss", 1e6, 1_500, 500)  # a spike must survive downsampling
+    store.log_batch(rows, [], [])
+    table = store.get_metric_series(SeriesRequest((run_id,), "loss", 10))
+    assert isinstance(table, pa.Table)
+    assert table.num_rows == 10 and sum(table.column("n").to_pylist()) == 1_000
+    assert max(table.column("max_value").to_pylist()) == 1e6
+    zoom = store.get_metric_series(SeriesRequest((run_id,), "loss", 5, "step", 100.0, 199.0))
+    assert sum(zoom.column("n").to_pylist()) == 100
+    wall = store.get_metric_series(SeriesRequest((run_id,), "loss", 4, "relative_time"))
+    assert wall.column("first_x").to_pylist()[0] == 0.0
+    with pytest.raises(InvalidParameter):
+        store.get_metric_series(SeriesRequest((run_id,), "loss", 10, "sideways"))
+    with pytest.raises(InvalidParameter):
+        store.get_metric_series(SeriesRequest((run_id,), "loss", 0))
+
+
+# -------------------------------------------------------------------------- sql
+def test_sql_returns_a_duckdb_relation(store):
+    ids = seed_runs(store, 3)
+    rel = store.sql("SELECT run_id, value FROM latest_metrics WHERE key = 'acc' ORDER BY value")
+    assert isinstance(rel, duckdb.DuckDBPyRelation)
+    assert rel.fetchall() == [(ids[0], 0.0), (ids[1], 0.1), (ids[2], 0.2)]
+    assert rel.to_arrow_table().num_rows == 3
+    assert store.sql("SELECT count(*) AS n FROM runs").fetchall() == [(3,)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["DELETE FROM runs", "CREATE TABLE x (a INT)", "SELECT 1; SELECT 2", "", "SELEC nonsense"],
+)
+def test_sql_refuses_anything_but_one_select(store, query):
+    with pytest.raises(InvalidParameter):
+        store.sql(query)
+
+
+def test_sql_error_in_a_select_is_invalid_parameter(store):
+    with pytest.raises(InvalidParameter, match="no_such_table"):
+        store.sql("SELECT * FROM no_such_table")
+
+
+# --------------------------------------------------------------------------- gc
+def test_gc_removes_deleted_runs_only(store):
+    ids = seed_runs(store, 3)
+    store.log_inputs(ids[0], [(Dataset("d", "x1", "local", "/d"), {})])
+    with pytest.raises(InvalidState):
+        store.gc([ids[1]])
+    store.delete_run(ids[0])
+    store.delete_run(ids[1])
+    assert store.gc([ids[0]]) == [ids[0]]
+    with pytest.raises(RunNotFound):
+        store.get_run(ids[0])
+    assert store.sql(f"SELECT count(*) FROM metrics WHERE run_id = '{ids[0]}'").fetchall() == [(0,)]
+    assert store.gc(None) == [ids[1]]
+    assert store.gc(None) == []
+    assert store.get_run(ids[2]).info.lifecycle_stage == "active"
