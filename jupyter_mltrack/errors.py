@@ -21,6 +21,8 @@ RunNotFound`` behaves the same against every backend::
 
 from __future__ import annotations
 
+import os
+import traceback
 from typing import Any, ClassVar
 
 __all__ = [
@@ -49,6 +51,18 @@ class MltrackError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython's hook: a notebook shows this one message, not a page of our internals.
+
+        Set ``MLTRACK_TRACEBACK=full`` to see the whole traceback instead.
+        """
+        if os.environ.get("MLTRACK_TRACEBACK") == "full":
+            return traceback.format_exception(type(self), self, self.__traceback__)
+        return [
+            f"{type(self).__name__}: {self.message}",
+            "(a jupyter-mltrack error; set MLTRACK_TRACEBACK=full for the traceback)",
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape sent by every server: ``error_code``, ``message``, ``error_class``."""
