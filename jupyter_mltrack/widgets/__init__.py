@@ -1,0 +1,24 @@
+"""Notebook widgets (anywidget) of jupyter-mltrack.
+
+Widget classes are imported on first use, so that ``import jupyter_mltrack.widgets`` (as the
+server extension does for :data:`STATIC_DIR`) does not load ipywidgets.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._bundle import STATIC_DIR
+
+if TYPE_CHECKING:
+    from .run_table import RunTable
+
+__all__ = ["STATIC_DIR", "RunTable"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RunTable":
+        from .run_table import RunTable
+
+        return RunTable
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,61 @@
+/**
+ * Plugin adding the jupyter-mltrack panel to the left sidebar and the
+ * `mltrack:open-sidebar` command that reveals it.
+ */
+import {
+  ILabShell,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { LabIcon } from '@jupyterlab/ui-components';
+
+import { getServerInfo } from '../api';
+import { SidebarPanel } from './panel';
+
+/** Command ids of this plugin. */
+export const CommandIDs = {
+  openSidebar: 'mltrack:open-sidebar'
+} as const;
+
+/** A line chart in a box: the sidebar tab icon. */
+export const mltrackIcon = new LabIcon({
+  name: 'jupyter-mltrack:logo',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">' +
+    '<g fill="none" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">' +
+    '<rect class="jp-icon3" stroke="#616161" x="3" y="3" width="18" height="18" rx="2"/>' +
+    '<polyline class="jp-icon3" stroke="#616161" points="6,16 10,11 13,14 18,7"/>' +
+    '</g></svg>'
+});
+
+export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-mltrack:sidebar',
+  description: 'The jupyter-mltrack run browser in the left sidebar.',
+  autoStart: true,
+  requires: [ILabShell],
+  optional: [ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    labShell: ILabShell,
+    palette: ICommandPalette | null
+  ): void => {
+    const panel = new SidebarPanel(() => getServerInfo());
+    panel.id = 'jp-mltrack-sidebar';
+    panel.title.icon = mltrackIcon;
+    panel.title.caption = 'Experiment tracking (jupyter-mltrack)';
+    labShell.add(panel, 'left', { rank: 600 });
+
+    app.commands.addCommand(CommandIDs.openSidebar, {
+      label: 'Open Experiment Tracking Sidebar',
+      caption: 'Show the jupyter-mltrack panel in the left sidebar',
+      execute: () => {
+        labShell.activateById(panel.id);
+      }
+    });
+    palette?.addItem({
+      command: CommandIDs.openSidebar,
+      category: 'Experiment Tracking'
+    });
+  }
+};
