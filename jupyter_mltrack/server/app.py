@@ -49,7 +49,8 @@ class MltrackExtension(ExtensionApp):
             "The store this server uses and shows in the sidebar: a DuckDB file path, "
             "'duckdb:///abs/path/store.duckdb', or the URI of a remote store. Relative paths "
             f"are relative to the server's root_dir. Default: the {ENV_TRACKING_URI} "
-            f"environment variable, else '<root_dir>/{DEFAULT_STORE_DIR}/{DEFAULT_STORE_FILE}'."
+            f"environment variable, else '<root_dir>/{DEFAULT_STORE_DIR}/{DEFAULT_STORE_FILE}'. "
+            f"Kernels started by the server inherit it as {ENV_TRACKING_URI}."
         ),
     )
 
@@ -63,8 +64,13 @@ class MltrackExtension(ExtensionApp):
         return str(self.serverapp.root_dir) if self.serverapp is not None else os.getcwd()
 
     def initialize_settings(self) -> None:
-        """Resolve the tracking URI once, so that every handler sees the same absolute one."""
+        """Resolve the tracking URI once, so that every handler sees the same absolute one.
+
+        The resolved URI is also exported as ``MLTRACK_TRACKING_URI`` so that kernels this
+        server starts log to the store the sidebar shows, whatever their working directory.
+        """
         self.tracking_uri = resolve_tracking_uri(self.tracking_uri, self.root_dir)
+        os.environ[ENV_TRACKING_URI] = self.tracking_uri
         self.log.info("jupyter-mltrack store: %s", self.tracking_uri)
 
     def initialize_handlers(self) -> None:

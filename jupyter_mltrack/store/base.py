@@ -126,7 +126,8 @@ class TrackingStore(Protocol):
     ) -> dict[str, Any]:
         """Columnar search: ``{"runs": Table, "params": Table, "metrics": Table, "tags": Table}``.
 
-        The tables are pyarrow; params/metrics/tags are long ``(run_id, key, value)``.
+        The tables are pyarrow; params/metrics/tags are long ``(run_id, key, value, pos)``
+        where ``pos`` is the 0-based row of the run in ``runs`` (optional for other stores).
         """
         ...
 

@@ -316,12 +316,25 @@ def log_metrics(
     timestamp: int | None = None,
     run_id: str | None = None,
 ) -> None:
-    """Log several metrics at one step (one timestamp)."""
+    """Log several metrics at one step (one timestamp); returns at once."""
     if not isinstance(metrics, dict):
         raise InvalidParameter(f"log_metrics needs a dict of key to number, got {metrics!r}.")
-    ts = now_ms() if timestamp is None else validate_timestamp(timestamp)
+    if run_id is not None:
+        for key, value in metrics.items():
+            log_metric(key, value, step, timestamp, run_id)
+        return
+    active = _stack[-1] if _stack else _active()
+    ts = _time_ns() // 1_000_000 if timestamp is None else validate_timestamp(timestamp)
+    st = 0 if step is None else (step if type(step) is int else validate_step(step))
+    run, extend = active.run_id, active.extend
     for key, value in metrics.items():
-        log_metric(key, value, step, ts, run_id)
+        if key not in _valid_keys:
+            validate_key(key, "metric")
+        if type(value) is not float:
+            value = validate_metric_value(key, value)
+        extend((run, key, value, ts, st))
+    if len(active.flat) >= active.max_items:
+        active.client.buffer.wait_for_room()
 
 
 def _run_id(run_id: str | None) -> str:

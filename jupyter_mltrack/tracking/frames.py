@@ -20,7 +20,10 @@ __all__ = ["runs_to_frame"]
 def _wide(long: Any, index: pd.Index, prefix: str, dtype: Any) -> pd.DataFrame:
     if long.num_rows == 0:
         return pd.DataFrame(index=range(len(index)))
-    rows = index.get_indexer(long.column("run_id").to_pandas())
+    if "pos" in long.column_names:
+        rows = long.column("pos").to_numpy()
+    else:
+        rows = index.get_indexer(long.column("run_id").to_pandas())
     codes, keys = pd.factorize(long.column("key").to_pandas(), sort=True)
     values = long.column("value").to_numpy(zero_copy_only=False)
     if dtype is float:

@@ -114,6 +114,8 @@ def validate_step(step: Any) -> int:
 
 
 def validate_timestamp(timestamp_ms: Any) -> int:
+    if type(timestamp_ms) is int:  # fast path: the abstract isinstance below is slow
+        return timestamp_ms
     if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, numbers.Integral):
         raise InvalidParameter(
             f"timestamp must be integer milliseconds since the epoch, got {timestamp_ms!r}."

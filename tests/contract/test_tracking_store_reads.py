@@ -94,7 +94,10 @@ def test_search_runs_arrow(store):
     assert {(m["run_id"], m["key"]) for m in metrics} == {
         (r, k) for r in ids[2:] for k in ("acc", "train/loss")
     }
-    assert tables["tags"].column_names == ["run_id", "key", "value"]
+    assert tables["tags"].column_names == ["run_id", "key", "value", "pos"]
+    order = tables["runs"].column("run_id").to_pylist()
+    for p in tables["params"].to_pylist():  # pos is the run's row in "runs"
+        assert order[p["pos"]] == p["run_id"]
     empty = store.search_runs_arrow(["0"], "metrics.acc > 99", "ACTIVE_ONLY", None, [])
     assert empty["runs"].num_rows == 0 and "run_id" in empty["runs"].column_names
 

@@ -174,8 +174,10 @@ def search_runs_arrow(
             ("metrics", "store.latest_metrics"),
             ("tags", "store.tags"),
         ):
+            # pos (0-based row of the run in "runs") spares the client an id lookup
             out[name] = con.sql(
-                f"SELECT t.run_id, t.key, t.value FROM {table} t SEMI JOIN _mt_sel s USING (run_id)"
+                f"SELECT t.run_id, t.key, t.value, CAST(s._pos - 1 AS BIGINT) AS pos "
+                f"FROM {table} t JOIN _mt_sel s USING (run_id)"
             ).to_arrow_table()
         return out
     finally:
@@ -221,22 +223,29 @@ def metric_series(con: duckdb.DuckDBPyConnection, req: SeriesRequest) -> pa.Tabl
     if req.x_max is not None:
         rng += " AND x <= ?"
         rng_params.append(float(req.x_max))
+    # Grouping by the run's position in the request (an integer) instead of its id text,
+    # and min/max instead of arg_min(x, x), keeps the hash aggregate cheap.
     sql = f"""
         WITH raw AS (
-            SELECT run_id, {_X_AXES[req.x_axis]} AS x, value, step, timestamp_ms
+            SELECT list_position(?, run_id) AS run_pos, {_X_AXES[req.x_axis]} AS x, value
             FROM store.metrics WHERE list_contains(?, run_id) AND key = ?
         ), pts AS (SELECT * FROM raw WHERE TRUE {rng}),
-        b AS (SELECT min(x) AS lo, greatest(max(x) - min(x), 1e-12) AS span FROM pts)
-        SELECT run_id,
-               least(CAST(floor((x - b.lo) / b.span * ?) AS BIGINT), ? - 1) AS bucket,
-               count(*) AS n,
-               arg_min(x, x) AS first_x, arg_min(value, x) AS first_value,
-               arg_min(x, value) AS min_x, min(value) AS min_value,
-               arg_max(x, value) AS max_x, max(value) AS max_value,
-               arg_max(x, x) AS last_x, arg_max(value, x) AS last_value
-        FROM pts, b GROUP BY run_id, bucket ORDER BY run_id, bucket
+        b AS (SELECT min(x) AS lo, greatest(max(x) - min(x), 1e-12) AS span FROM pts),
+        agg AS (
+            SELECT run_pos,
+                   least(CAST(floor((x - b.lo) / b.span * ?) AS BIGINT), ? - 1) AS bucket,
+                   count(*) AS n,
+                   min(x) AS first_x, arg_min(value, x) AS first_value,
+                   arg_min(x, value) AS min_x, min(value) AS min_value,
+                   arg_max(x, value) AS max_x, max(value) AS max_value,
+                   max(x) AS last_x, arg_max(value, x) AS last_value
+            FROM pts, b GROUP BY run_pos, bucket
+        )
+        SELECT list_extract(?, run_pos) AS run_id, * EXCLUDE (run_pos)
+        FROM agg ORDER BY run_pos, bucket
     """
-    params = [list(req.run_ids), req.key, *rng_params, req.width, req.width]
+    ids = list(req.run_ids)
+    params = [ids, ids, req.key, *rng_params, req.width, req.width, ids]
     return con.sql(sql, params=params).to_arrow_table()
 
 

