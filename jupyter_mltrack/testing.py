@@ -6,6 +6,7 @@ Use from a ``conftest.py``: ``from jupyter_mltrack.testing import tracking_store
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,11 +38,23 @@ def reset_tracking_state() -> None:
 
 @pytest.fixture
 def tracking_store(tmp_path: Path) -> Iterator[str]:
-    """A fresh DuckDB store in ``tmp_path`` set as the tracking URI; yields the URI."""
+    """A fresh DuckDB store in ``tmp_path`` set as the tracking URI; yields the URI.
+
+    The store is opened in direct mode (``MLTRACK_STORE_MODE=direct``): a test's store has
+    one user, so no store service is started for it.
+    """
     from .config import set_tracking_uri
 
     reset_tracking_state()
+    previous = os.environ.get("MLTRACK_STORE_MODE")
+    os.environ["MLTRACK_STORE_MODE"] = "direct"
     uri = "duckdb://" + str(tmp_path / "store" / "store.duckdb")
     set_tracking_uri(uri)
-    yield uri
-    reset_tracking_state()
+    try:
+        yield uri
+    finally:
+        reset_tracking_state()
+        if previous is None:
+            os.environ.pop("MLTRACK_STORE_MODE", None)
+        else:
+            os.environ["MLTRACK_STORE_MODE"] = previous

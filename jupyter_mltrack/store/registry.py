@@ -2,7 +2,12 @@
 
 An entry point in group ``jupyter_mltrack.stores`` named after the scheme must
 point at a callable ``factory(uri) -> TrackingStore``. Stores are cached per
-URI within a process (DuckDB allows one read-write owner per file).
+URI within a process.
+
+A ``duckdb:`` store is shared through its owner process (docs/service-design.md):
+``MLTRACK_STORE_MODE=service`` (the default) connects to the store service, starting it
+when needed; ``direct`` opens the file in this process. A store this process owns (the
+Jupyter server extension's) is handed out as is and never closed from here.
 """
 
 from __future__ import annotations
@@ -25,9 +30,19 @@ _lock = threading.Lock()
 
 
 def _duckdb_factory(uri: str) -> TrackingStore:
-    from .duckdb.store import DuckDBStore
+    from ..service.discovery import open_store
 
-    return DuckDBStore(uri)
+    return open_store(uri)
+
+
+def _owned_here(uri: str) -> TrackingStore | None:
+    if not uri.startswith("duckdb:"):
+        return None
+    from ..config import resolve_duckdb_path
+    from ..service.owner import local_store
+
+    owned: TrackingStore | None = local_store(resolve_duckdb_path(uri))
+    return owned
 
 
 def register_store(scheme: str, factory: StoreFactory) -> None:
@@ -56,6 +71,9 @@ def get_store(uri: str) -> TrackingStore:
     with _lock:
         store = _stores.get(uri)
         if store is None:
+            owned = _owned_here(uri)
+            if owned is not None:
+                return owned
             store = _factory_for(urlparse(uri).scheme)(uri)
             _stores[uri] = store
         return store

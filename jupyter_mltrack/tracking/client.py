@@ -17,12 +17,12 @@ from typing import Any
 from ..config import get_tracking_uri, normalize_uri
 from ..entities import Dataset, Experiment, Metric, MetricHistory, Param, Run, RunStatus, RunTag
 from ..errors import InvalidParameter, InvalidState
+from ..service.spool import spool_of
 from ..store.arrow import flat_to_table
 from ..store.base import MetricRow, SeriesRequest, TrackingStore
 from ..store.registry import get_store
 from .artifact_client import ArtifactMethods
 from .buffer import MetricBuffer
-from .frames import runs_to_frame
 from .names import generate_run_name
 from .validation import (
     validate_experiment_name,
@@ -63,12 +63,16 @@ class TrackingClient(ArtifactMethods):
     def __init__(self, tracking_uri: str | None = None) -> None:
         self.tracking_uri = normalize_uri(tracking_uri) if tracking_uri else get_tracking_uri()
         self.store: TrackingStore = get_store(self.tracking_uri)
+        self._spool = spool_of(self.store)  # set when an owner process serves the store
         self.buffer = MetricBuffer(self._commit_metrics)
         self.buffer.start()
         self._writable: dict[str, bool] = {}
         self._lock = threading.Lock()
 
     def _commit_metrics(self, flat: list[Any]) -> None:
+        if self._spool is not None:  # spool, send with (client_id, seq), unspool on the ack
+            self._spool.commit(flat)
+            return
         self.store.log_metric_table(flat_to_table(flat))
 
     # -------------------------------------------------------------- experiments
@@ -314,6 +318,8 @@ class TrackingClient(ArtifactMethods):
             max_results,
             list(order_by or []),
         )
+        from .frames import runs_to_frame  # pandas is imported on first use only
+
         return runs_to_frame(tables)
 
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
