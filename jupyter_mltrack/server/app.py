@@ -2,6 +2,11 @@
 
 Its options are traitlets, settable in ``jupyter_server_config.py`` or on the command line
 (``jupyter lab --MltrackExtension.tracking_uri=duckdb:///data/store.duckdb``).
+
+For a DuckDB store the server is the store's owner (ARCHITECTURE.md section 3): it holds the
+file, serves kernels, scripts and the CLI on the store's unix socket, and serves the same
+store API on its own routes under ``/mltrack/api/v1`` (Jupyter's auth), which the sidebar
+reads (:mod:`.store_api`).
 """
 
 from __future__ import annotations
@@ -11,13 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Unicode, default
+from traitlets import Bool, Unicode, default
 
 from ..config import DEFAULT_STORE_DIR, DEFAULT_STORE_FILE, ENV_TRACKING_URI, normalize_uri
 from ..widgets import STATIC_DIR
 from .handlers import InfoHandler, StaticFileHandler
+from .store_api import StoreApi, mount_store_api
 
-__all__ = ["MltrackExtension", "resolve_tracking_uri"]
+__all__ = ["STORE_API_PATH", "MltrackExtension", "resolve_tracking_uri"]
+
+#: Where the store API is mounted, under the server's base URL.
+STORE_API_PATH = "/mltrack/api/v1"
 
 
 def resolve_tracking_uri(value: str, root_dir: str | os.PathLike[str]) -> str:
@@ -54,6 +63,21 @@ class MltrackExtension(ExtensionApp):
         ),
     )
 
+    own_store = Bool(
+        True,
+        config=True,
+        help=(
+            "Whether this server owns its DuckDB store: it holds the file for as long as it "
+            "runs and serves kernels, scripts and the mltrack CLI on the store's unix socket. "
+            "When another process already owns the store, or with False, the server uses the "
+            "store as a client of its owner (the store service, started when none runs). The "
+            "sidebar and the /mltrack/api/v1 routes work either way. Ignored for remote stores."
+        ),
+    )
+
+    #: The store routes and what backs them (set by ``initialize_settings``).
+    store_api: StoreApi | None = None
+
     @default("tracking_uri")
     def _default_tracking_uri(self) -> str:
         return os.environ.get(ENV_TRACKING_URI) or str(Path(DEFAULT_STORE_DIR) / DEFAULT_STORE_FILE)
@@ -72,17 +96,34 @@ class MltrackExtension(ExtensionApp):
         self.tracking_uri = resolve_tracking_uri(self.tracking_uri, self.root_dir)
         os.environ[ENV_TRACKING_URI] = self.tracking_uri
         self.log.info("jupyter-mltrack store: %s", self.tracking_uri)
+        # Runs during ServerApp.initialize, on the thread whose IOLoop the server then runs:
+        # the owner's socket and timers attach to that loop.
+        self.store_api = mount_store_api(
+            self.tracking_uri, STORE_API_PATH, own=self.own_store, log=self.log
+        )
 
     def initialize_handlers(self) -> None:
-        """Register the routes; collaborators are passed to handlers as init kwargs."""
+        """Register the routes; collaborators are passed to handlers as init kwargs.
+
+        ``ExtensionApp`` prepends the server's base URL to every pattern.
+        """
         from .._version import __version__
 
+        info = {
+            "version": __version__,
+            "tracking_uri": self.tracking_uri,
+            "api_base": STORE_API_PATH,
+        }
         routes: list[tuple[str, type[Any], dict[str, Any]]] = [
-            (
-                r"/mltrack/api/info",
-                InfoHandler,
-                {"version": __version__, "tracking_uri": self.tracking_uri},
-            ),
+            (r"/mltrack/api/info", InfoHandler, info),
             (r"/mltrack/static/(.*)", StaticFileHandler, {"path": str(STATIC_DIR)}),
+            *(self.store_api.routes if self.store_api is not None else []),
         ]
         self.handlers.extend(routes)
+
+    async def stop_extension(self) -> None:
+        """Release the store (when this server owns it) as the server stops."""
+        if self.store_api is not None:
+            await self.store_api.stop()
+            self.store_api = None
+            self.log.info("jupyter-mltrack: stopped serving the store %s", self.tracking_uri)

@@ -12,27 +12,40 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler, AuthenticatedFileHandler
 
 from ..config import resolve_duckdb_path
+from .store_api import owner_summary
 
 __all__ = ["InfoHandler", "StaticFileHandler", "server_info"]
 
 
-def server_info(version: str, tracking_uri: str) -> dict[str, Any]:
-    """The body of ``GET /mltrack/api/info``: version, tracking URI, local store file or None."""
+def server_info(version: str, tracking_uri: str, api_base: str) -> dict[str, Any]:
+    """The body of ``GET /mltrack/api/info``.
+
+    ``version``; ``tracking_uri``; ``store_path`` (the local DuckDB file, or None for a
+    remote store); ``api_base`` (the store API's path under the server's base URL);
+    ``store_owner`` (``{"kind", "pid", "this_server"}`` of the process serving the
+    DuckDB store now, or None; see :func:`.store_api.owner_summary`).
+    """
     store_path = (
         str(resolve_duckdb_path(tracking_uri)) if tracking_uri.startswith("duckdb:") else None
     )
-    return {"version": version, "tracking_uri": tracking_uri, "store_path": store_path}
+    return {
+        "version": version,
+        "tracking_uri": tracking_uri,
+        "store_path": store_path,
+        "api_base": api_base,
+        "store_owner": owner_summary(tracking_uri),
+    }
 
 
 class InfoHandler(APIHandler):
-    """``GET /mltrack/api/info``: what is installed and which store the server uses."""
+    """``GET /mltrack/api/info``: what is installed, which store the server uses, who owns it."""
 
-    def initialize(self, version: str, tracking_uri: str) -> None:
-        self._info = server_info(version, tracking_uri)
+    def initialize(self, version: str, tracking_uri: str, api_base: str) -> None:
+        self._args = (version, tracking_uri, api_base)
 
     @tornado.web.authenticated
     def get(self) -> None:
-        self.finish(self._info)
+        self.finish(server_info(*self._args))  # the owner can change: read it per request
 
 
 class StaticFileHandler(AuthenticatedFileHandler):

@@ -1,6 +1,6 @@
 /**
- * Plugin adding the jupyter-mltrack panel to the left sidebar and the
- * `mltrack:open-sidebar` command that reveals it.
+ * Plugin adding the jupyter-mltrack panel to the left sidebar, the
+ * `mltrack:open-sidebar` command that reveals it and `mltrack:refresh-sidebar`.
  */
 import {
   ILabShell,
@@ -10,13 +10,17 @@ import {
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { LabIcon } from '@jupyterlab/ui-components';
 
-import { getServerInfo } from '../api';
+import { getServerInfo, getStoreSnapshot } from '../api';
 import { SidebarPanel } from './panel';
 
 /** Command ids of this plugin. */
 export const CommandIDs = {
-  openSidebar: 'mltrack:open-sidebar'
+  openSidebar: 'mltrack:open-sidebar',
+  refreshSidebar: 'mltrack:refresh-sidebar'
 } as const;
+
+/** How many of the most recent runs the sidebar lists. */
+export const SIDEBAR_MAX_RUNS = 20;
 
 /** A line chart in a box: the sidebar tab icon. */
 export const mltrackIcon = new LabIcon({
@@ -40,7 +44,10 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     labShell: ILabShell,
     palette: ICommandPalette | null
   ): void => {
-    const panel = new SidebarPanel(() => getServerInfo());
+    const panel = new SidebarPanel({
+      info: () => getServerInfo(),
+      snapshot: () => getStoreSnapshot(SIDEBAR_MAX_RUNS)
+    });
     panel.id = 'jp-mltrack-sidebar';
     panel.title.icon = mltrackIcon;
     panel.title.caption = 'Experiment tracking (jupyter-mltrack)';
@@ -53,9 +60,13 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
         labShell.activateById(panel.id);
       }
     });
-    palette?.addItem({
-      command: CommandIDs.openSidebar,
-      category: 'Experiment Tracking'
+    app.commands.addCommand(CommandIDs.refreshSidebar, {
+      label: 'Refresh Experiment Tracking Sidebar',
+      caption: 'Read the runs of the store again now',
+      execute: () => panel.refresh()
     });
+    for (const command of Object.values(CommandIDs)) {
+      palette?.addItem({ command, category: 'Experiment Tracking' });
+    }
   }
 };

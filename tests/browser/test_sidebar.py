@@ -1,4 +1,5 @@
-"""JupyterLab in headless Chromium: the sidebar shows the installation, RunTable selects runs.
+"""JupyterLab in headless Chromium: the sidebar shows the installation and lists runs live as
+a notebook logs them; RunTable selects runs.
 
 Needs Debian's /usr/bin/chromium and the built lab extension. Under CI (env var ``CI`` set)
 their absence fails the tests; elsewhere it skips them with the reason.
@@ -69,7 +70,8 @@ def lab(start_jupyter, tmp_path_factory: pytest.TempPathFactory):
         f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}",
         f"--LabApp.app_settings_dir={settings}",
         "--LabApp.expose_app_in_browser=True",
-        env={"MLTRACK_TRACKING_URI": None},
+        # the product's defaults: the server's own store, kernels in service mode
+        env={"MLTRACK_TRACKING_URI": None, "MLTRACK_STORE_MODE": None},
     )
     yield server
     server.stop()
@@ -129,6 +131,10 @@ def test_sidebar_shows_version_and_store(page, lab) -> None:
     assert panel.locator(".jp-mltrack-version").inner_text() == __version__
     assert panel.locator(".jp-mltrack-store-path").inner_text() == str(store)
     assert panel.locator(".jp-mltrack-tracking-uri").inner_text() == f"duckdb://{store}"
+    owner = f"this Jupyter server (pid {lab.proc.pid})"
+    assert panel.locator(".jp-mltrack-owner").inner_text() == owner
+    panel.locator(".jp-mltrack-experiment-name", has_text="Default").wait_for()
+    assert panel.locator(".jp-mltrack-error").count() == 0
 
 
 CELLS = [
@@ -170,3 +176,85 @@ def test_run_table_selection_reaches_the_kernel(page, lab) -> None:
         }"""
     )
     page.get_by_text("selected: ['b2']").wait_for()
+
+
+LIVE_CELLS = [
+    "import jupyter_mltrack as mt\n"
+    "from jupyter_mltrack.tracking.fluent import get_client\n"
+    "with mt.start_run(run_name='baseline'):\n"
+    "    mt.log_metric('loss', 0.75)\n"
+    "run = mt.start_run(run_name='sidebar-live-run')\n"
+    "for step in range(50):\n"
+    "    mt.log_metric('loss', 1 / (step + 1), step=step)\n"
+    "mt.flush()\n"
+    "print('store:', type(get_client().store).__name__)",
+    "mt.end_run()",
+]
+
+
+_NOTEBOOK = (
+    "Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context?.path === path)"
+)
+
+
+def _wait_kernel(page, path: str) -> None:
+    """Wait until the notebook ``path`` is open and its kernel connected and idle (other
+    notebooks restored from the workspace may be the current widget meanwhile)."""
+    page.wait_for_function(
+        f"""(path) => {{
+          const kernel = ({_NOTEBOOK})?.sessionContext?.session?.kernel;
+          return kernel?.connectionStatus === 'connected' && kernel?.status === 'idle';
+        }}""",
+        arg=path,
+    )
+
+
+def _run_cell(page, path: str, index: int) -> None:
+    """Run one cell of the open notebook ``path`` (activated first: the palette and the
+    sidebar move the focus)."""
+    page.evaluate(
+        f"""async ([path, index]) => {{
+          const app = window.jupyterapp;
+          const panel = {_NOTEBOOK};
+          app.shell.activateById(panel.id);
+          panel.content.activeCellIndex = index;
+          await app.commands.execute('notebook:run-cell');
+        }}""",
+        [path, index],
+    )
+
+
+def test_sidebar_lists_a_run_logged_by_a_notebook_live(page, lab) -> None:
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(c) for c in LIVE_CELLS],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    )
+    nbformat.write(nb, lab.root_dir / "live.ipynb")
+    open_lab(page, lab, "lab/tree/live.ipynb")
+    _wait_kernel(page, "live.ipynb")
+    run_from_palette(page, "Open Experiment Tracking Sidebar")
+    panel = page.locator("#jp-mltrack-sidebar")
+    panel.locator(".jp-mltrack-status-line", has_text="Updated").wait_for()
+    page.evaluate("() => { window.__mltrackNoReload = true; }")
+
+    _run_cell(page, "live.ipynb", 0)
+    # the kernel is a client of the store the server owns (no service, no direct open)
+    page.get_by_text("store: ServiceStore").wait_for()
+    live = panel.locator(".jp-mltrack-run", has_text="sidebar-live-run")
+    live.wait_for()  # polled in by the panel: no reload, no click
+    assert live.get_attribute("data-status") == "RUNNING"
+    artifacts = os.environ.get("MLTRACK_BROWSER_ARTIFACTS")
+    if artifacts:
+        page.screenshot(path=str(Path(artifacts) / "sidebar_running.png"))
+    assert live.locator(".jp-mltrack-run-metric").inner_text() == "loss 0.02"
+    assert (
+        panel.locator(".jp-mltrack-run", has_text="baseline").get_attribute("data-status")
+        == "FINISHED"
+    )
+
+    _run_cell(page, "live.ipynb", 1)
+    panel.locator(".jp-mltrack-run[data-status='FINISHED']", has_text="sidebar-live-run").wait_for()
+    # same page all along: a reload would have dropped the marker
+    assert page.evaluate("() => window.__mltrackNoReload === true")
+    lock = json.loads((lab.root_dir / "mltrack" / "store.duckdb.lock").read_text())
+    assert lock["kind"] == "jupyter" and lock["pid"] == lab.proc.pid

@@ -1,10 +1,27 @@
-"""The jupyter_server extension, against a real `jupyter server` subprocess."""
+"""The jupyter_server extension, against a real `jupyter server` subprocess.
+
+The server owns its DuckDB store and serves the store API under ``/mltrack/api/v1``; when
+another process owns the store (or ``own_store`` is off, or a foreign program holds the
+file) it serves the same routes as that owner's client.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from service_support import REPO, WORKERS, kill_pid, service_pids, wait_gone
 
 from jupyter_mltrack._version import __version__
 from jupyter_mltrack.server.app import resolve_tracking_uri
@@ -28,12 +45,231 @@ def test_info_reports_version_and_default_store(server) -> None:
         "version": __version__,
         "tracking_uri": f"duckdb://{store}",
         "store_path": str(store),
+        "api_base": "/mltrack/api/v1",
+        "store_owner": {"kind": "jupyter", "pid": server.proc.pid, "this_server": True},
     }
 
 
 def test_info_needs_the_token(server) -> None:
     status, _ = server.get("mltrack/api/info", token=False)
     assert status == 403
+
+
+def _lock(store: Path) -> dict[str, Any]:
+    text = store.with_name(store.name + ".lock").read_text()
+    return json.loads(text) if text.strip() else {}
+
+
+def _service_env(**extra: str) -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "MLTRACK_STORE_MODE": "service", "PYTHONPATH": path, **extra}
+
+
+def _cli(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_mltrack.cli", *args, "--tracking-uri", str(store)],
+        env=_service_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def stray_services() -> Iterator[list[Path]]:
+    """Stores whose detached store services are stopped by PID when the test ends."""
+    stores: list[Path] = []
+    yield stores
+    for store in stores:
+        for pid in service_pids(store):
+            kill_pid(pid)
+            wait_gone(pid, 10)
+
+
+def test_the_server_owns_its_store_and_serves_the_store_api(start_jupyter) -> None:
+    srv = start_jupyter("server", env={"MLTRACK_TRACKING_URI": None, "MLTRACK_STORE_MODE": None})
+    store = srv.root_dir.resolve() / "mltrack" / "store.duckdb"
+    try:
+        lock = _lock(store)
+        assert lock["kind"] == "jupyter" and lock["pid"] == srv.proc.pid
+        info = srv.get_json("mltrack/api/v1/info")
+        assert isinstance(info, dict)
+        assert info["kind"] == "jupyter" and info["store_path"] == str(store)
+        assert info["idle_timeout_s"] is None  # the Jupyter host never exits on idleness
+
+        # the CLI (another process) writes through the server; the route reads it at once
+        created = _cli(store, "experiments", "create", "from-cli", "--json")
+        assert created.returncode == 0, created.stderr
+        experiment_id = json.loads(created.stdout)["experiment_id"]
+        experiments = srv.get_json("mltrack/api/v1/experiments")
+        assert isinstance(experiments, dict)
+        assert {e["name"] for e in experiments["experiments"]} == {"Default", "from-cli"}
+        runs = srv.get_json(f"mltrack/api/v1/runs?experiment_ids={experiment_id}")
+        assert runs == {"runs": [], "next_page_token": None}
+        assert service_pids(store) == []
+
+        assert srv.get("mltrack/api/v1/experiments", token=False)[0] == 403
+        status, body = srv.get("mltrack/api/v1/runs/nope")
+        assert status == 404 and json.loads(body)["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        status, body = srv.get("mltrack/api/v1/no-such-route")
+        assert status == 404 and json.loads(body)["error_code"] == "ENDPOINT_NOT_FOUND"
+    finally:
+        srv.stop()
+    # a stopped server releases the store: lock info cleared, socket removed
+    assert _lock(store) == {}
+    assert not store.with_name("store.duckdb.sock").exists()
+    log = srv.log.read_text()
+    assert "this server owns the store" in log and "stopped serving the store" in log
+
+
+def _get(url: str, token: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_the_store_api_follows_the_base_url(tmp_path: Path) -> None:
+    # start_jupyter polls /api/status at the root, so this server is started here.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    token, root = "base-url-token", tmp_path / "root"
+    root.mkdir()
+    url = f"http://127.0.0.1:{port}/hub/user/me/"
+    with (tmp_path / "server.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                "--no-browser",
+                "--allow-root",
+                "--ip=127.0.0.1",
+                f"--port={port}",
+                "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+                "--ServerApp.base_url=/hub/user/me/",
+            ],
+            env={
+                **{k: v for k, v in os.environ.items() if k != "MLTRACK_TRACKING_URI"},
+                "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if _get(url + "api/status", token)[0] == 200:
+                    break
+            time.sleep(0.25)
+        status, body = _get(url + "mltrack/api/v1/info", token)
+        assert status == 200, (tmp_path / "server.log").read_text()[-3000:]
+        assert json.loads(body)["kind"] == "jupyter"
+        status, body = _get(url + "mltrack/api/info", token)
+        assert status == 200 and json.loads(body)["api_base"] == "/mltrack/api/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_a_store_owned_by_the_store_service_is_served_as_its_client(
+    start_jupyter, tmp_path: Path, stray_services: list[Path]
+) -> None:
+    store = tmp_path / "shared" / "store.duckdb"
+    store.parent.mkdir()
+    stray_services.append(store)
+    service = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_mltrack.service", "--store", str(store)],
+        env=_service_env(MLTRACK_IDLE_TIMEOUT_S="120"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        created = _cli(store, "experiments", "create", "before-jupyter", "--json")
+        assert created.returncode == 0, created.stderr
+        assert _lock(store)["pid"] == service.pid
+        srv = start_jupyter(
+            "server", f"--MltrackExtension.tracking_uri={store}", env={"MLTRACK_STORE_MODE": None}
+        )
+        try:
+            info = srv.get_json("mltrack/api/info")
+            assert isinstance(info, dict)
+            assert info["store_owner"] == {
+                "kind": "service",
+                "pid": service.pid,
+                "this_server": False,
+            }
+            api_info = srv.get_json("mltrack/api/v1/info")
+            assert isinstance(api_info, dict) and api_info["kind"] == "client"
+            assert api_info["owner"]["pid"] == service.pid
+            experiments = srv.get_json("mltrack/api/v1/experiments")
+            assert isinstance(experiments, dict)
+            assert "before-jupyter" in {e["name"] for e in experiments["experiments"]}
+            assert "is owned by the store service (pid" in srv.log.read_text()
+        finally:
+            srv.stop()
+        assert _lock(store)["pid"] == service.pid  # the server left the owner alone
+    finally:
+        service.terminate()
+        service.wait(15)
+
+
+def test_own_store_false_leaves_the_store_to_the_store_service(
+    start_jupyter, stray_services: list[Path]
+) -> None:
+    srv = start_jupyter(
+        "server", "--MltrackExtension.own_store=False", env={"MLTRACK_TRACKING_URI": None}
+    )
+    store = srv.root_dir.resolve() / "mltrack" / "store.duckdb"
+    stray_services.append(store)
+    try:
+        # the first request needs the store: the client starts the detached service
+        experiments = srv.get_json("mltrack/api/v1/experiments")
+        assert isinstance(experiments, dict)
+        assert [e["name"] for e in experiments["experiments"]] == ["Default"]
+        lock = _lock(store)
+        assert lock["kind"] == "service" and lock["pid"] != srv.proc.pid
+        assert service_pids(store) == [lock["pid"]]
+        assert "own_store is False" in srv.log.read_text()
+    finally:
+        srv.stop()
+
+
+def test_a_store_held_by_a_foreign_program_answers_one_clear_error(
+    start_jupyter, tmp_path: Path, stray_services: list[Path]
+) -> None:
+    store = tmp_path / "held" / "store.duckdb"
+    store.parent.mkdir()
+    stray_services.append(store)
+    holder = subprocess.Popen(
+        [sys.executable, str(WORKERS), "hold-duckdb", str(store)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ready"
+        srv = start_jupyter("server", f"--MltrackExtension.tracking_uri={store}")
+        try:
+            status, body = srv.get("mltrack/api/v1/experiments")
+            error = json.loads(body)
+            assert status == 503 and error["error_code"] == "TEMPORARILY_UNAVAILABLE"
+            assert f"PID {holder.pid}" in error["message"]
+            assert "cannot own the store" in srv.log.read_text()
+        finally:
+            srv.stop()
+    finally:
+        holder.communicate(b"\n", timeout=10)
 
 
 def test_static_route_serves_widget_bundle_behind_auth(server) -> None:
