@@ -18,7 +18,7 @@ from typing import Any
 
 from ..config import get_tracking_uri
 from ..entities import Experiment, Metric, Param, Run, RunStatus, RunTag
-from ..errors import InvalidParameter, InvalidState
+from ..errors import AlreadyExists, ExperimentNotFound, InvalidParameter, InvalidState
 from .client import TrackingClient, now_ms
 from .validation import (
     _valid_keys,
@@ -144,7 +144,12 @@ def set_experiment(
         assert experiment_name is not None
         found = client.get_experiment_by_name(experiment_name)
         if found is None:
-            exp = client.get_experiment(client.create_experiment(experiment_name))
+            try:
+                exp = client.get_experiment(client.create_experiment(experiment_name))
+            except AlreadyExists:  # another process created it since our look-up
+                exp = client.get_experiment_by_name(experiment_name) or _raise_missing(
+                    experiment_name
+                )
         else:
             exp = found
     if exp.lifecycle_stage != "active":
@@ -154,6 +159,10 @@ def set_experiment(
         )
     _active_experiment[client.tracking_uri] = exp.experiment_id
     return exp
+
+
+def _raise_missing(name: str) -> Experiment:
+    raise ExperimentNotFound(f"Experiment {name!r} disappeared while it was being set.")
 
 
 def get_experiment_by_name(name: str) -> Experiment | None:

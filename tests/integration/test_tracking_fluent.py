@@ -235,3 +235,25 @@ def test_downsampled_series_keeps_spikes(tracking_store):
 def test_public_api_is_exported():
     for name in mt.__all__:
         assert hasattr(mt, name), name
+
+
+def test_set_experiment_survives_a_concurrent_create(tracking_store, monkeypatch):
+    """Two kernels setting the same new experiment at once: the loser uses the winner's."""
+    from jupyter_mltrack.tracking.fluent import get_client
+
+    client = get_client()
+    real_lookup = client.get_experiment_by_name
+    calls = {"n": 0}
+
+    def racing_lookup(name):
+        calls["n"] += 1
+        if calls["n"] == 1:  # first look-up misses; "another process" creates it right after
+            other = mt.TrackingClient(tracking_store)
+            other.create_experiment(name)
+            return None
+        return real_lookup(name)
+
+    monkeypatch.setattr(client, "get_experiment_by_name", racing_lookup)
+    exp = mt.set_experiment("raced")
+    assert exp.name == "raced"
+    assert [e.name for e in mt.search_experiments(name_like="raced")] == ["raced"]
