@@ -24,7 +24,15 @@ import pyarrow as pa
 import tornado.web
 
 from ..store.base import TrackingStore
-from .api_base import ApiContext, ApiHandler, FallbackHandler, Heartbeat, Info, Ingest
+from .api_base import (
+    ApiContext,
+    ApiHandler,
+    FallbackHandler,
+    Heartbeat,
+    Info,
+    Ingest,
+    IngestMany,
+)
 from .api_routes import ROUTES
 
 __all__ = ["API_BASE", "EXECUTOR_SETTING", "make_app", "make_handlers", "shutdown_app"]
@@ -42,6 +50,7 @@ def make_handlers(
     base_path: str = API_BASE,
     *,
     ingest: Ingest | None = None,
+    ingest_many: IngestMany | None = None,
     heartbeat: Heartbeat | None = None,
     info: Info | None = None,
     authenticated: bool = False,
@@ -55,6 +64,9 @@ def make_handlers(
         base_path: prefix of every route (jupyter_server prepends its own base URL).
         ingest: ``(table, client_id, seq) -> {"committed": n, "duplicate": bool}`` for
             ``POST /metric-batches``; default ``store.log_metric_table`` (not idempotent).
+        ingest_many: ``(tables, client_id, first_seq) -> {"committed", "duplicate",
+            "duplicates"}`` for a ``POST /metric-batches`` of several chunks (committed
+            together); default ``ingest`` per chunk.
         heartbeat: receives each ``POST /heartbeats`` body on the IOLoop; default no-op.
         info: the body of ``GET /info``; runs on the IOLoop, so it answers while a long
             query holds the store.
@@ -69,6 +81,7 @@ def make_handlers(
         ingest=ingest or _default_ingest(store_provider),
         heartbeat=heartbeat or _no_heartbeat,
         info=info or _default_info(store_provider),
+        ingest_many=ingest_many,
     )
     base = "/" + base_path.strip("/") if base_path.strip("/") else ""
     routes: list[RouteSpec] = [
@@ -83,6 +96,7 @@ def make_app(
     *,
     base_path: str = API_BASE,
     ingest: Ingest | None = None,
+    ingest_many: IngestMany | None = None,
     heartbeat: Heartbeat | None = None,
     info: Info | None = None,
     **settings: Any,
@@ -97,6 +111,7 @@ def make_app(
         lambda: store,
         base_path,
         ingest=ingest,
+        ingest_many=ingest_many,
         heartbeat=heartbeat,
         info=info,
         executor=executor,

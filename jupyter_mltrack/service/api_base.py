@@ -38,6 +38,7 @@ __all__ = [
     "Heartbeat",
     "Info",
     "Ingest",
+    "IngestMany",
     "error_response",
 ]
 
@@ -47,6 +48,8 @@ REQUEST_ID_HEADER = "X-Mltrack-Request-Id"
 T = TypeVar("T")
 #: ``ingest(table, client_id, seq) -> {"committed": n, "duplicate": bool}``.
 Ingest = Callable[[pa.Table, str | None, int | None], dict[str, Any]]
+#: ``ingest_many(tables, client_id, first_seq) -> {"committed", "duplicate", "duplicates"}``.
+IngestMany = Callable[[list[pa.Table], str | None, int | None], dict[str, Any]]
 Heartbeat = Callable[[dict[str, Any]], None]
 Info = Callable[[], dict[str, Any]]
 
@@ -73,6 +76,7 @@ class ApiContext:
     ingest: Ingest
     heartbeat: Heartbeat
     info: Info
+    ingest_many: IngestMany | None = None
 
     async def run(self, fn: Callable[[TrackingStore], T]) -> T:
         """``fn(store)`` on the store executor."""

@@ -25,6 +25,7 @@ from .serialize import (
     ipc_to_table,
     metric_rows_from_json,
     run_to_dict,
+    unframe_tables,
 )
 
 __all__ = ["ROUTES"]
@@ -238,6 +239,10 @@ class MetricBatchHandler(ApiHandler):
         client_id = self.request.headers.get("X-Mltrack-Client")
         seq_text = self.request.headers.get("X-Mltrack-Seq")
         body = self.request.body
+        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type == FRAMES_CONTENT_TYPE:
+            await self.answer(lambda _: self._ingest_frames(body, client_id, _seq(seq_text)))
+            return
 
         def ingest(_: TrackingStore) -> dict[str, Any]:
             table = ipc_to_table(body)
@@ -247,6 +252,22 @@ class MetricBatchHandler(ApiHandler):
             return self.api.ingest(_metric_table(table), cid, seq)
 
         await self.answer(ingest)
+
+    def _ingest_frames(self, body: bytes, client_id: str | None, seq: int | None) -> dict[str, Any]:
+        """Several chunks, numbered ``seq``, ``seq + 1``, ...: committed together."""
+        tables = [_metric_table(t.replace_schema_metadata(None)) for t in unframe_tables(body)]
+        if self.api.ingest_many is not None:
+            return self.api.ingest_many(tables, client_id, seq)
+        answers = [
+            self.api.ingest(t, client_id, None if seq is None else seq + i)
+            for i, t in enumerate(tables)
+        ]
+        dups = sum(bool(a.get("duplicate")) for a in answers)
+        return {
+            "committed": sum(int(a.get("committed", 0)) for a in answers),
+            "duplicate": dups == len(answers),
+            "duplicates": dups,
+        }
 
 
 def _seq(text: str | None) -> int | None:

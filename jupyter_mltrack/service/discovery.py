@@ -401,7 +401,9 @@ class ServiceStore(RemoteStore):
         self.transport = _OwnerTransport(connector, endpoint, self.transport.timeout)
         self.connector = connector
         self.path = connector.paths.store
-        self.spool = ClientSpool(connector.paths.spool, self._send_batch)
+        self.spool = ClientSpool(
+            connector.paths.spool, self._send_batch, send_many=self._send_chunks
+        )
         interval = connector.info.get("heartbeat_s")
         self.heartbeats = HeartbeatSender(
             self._send_heartbeat,
@@ -411,6 +413,15 @@ class ServiceStore(RemoteStore):
 
     def _send_batch(self, table: Any, client_id: str, seq: int) -> None:
         self.log_metric_table(table, client_id=client_id, seq=seq)
+
+    def _send_chunks(self, tables: list[Any], client_id: str, seq: int) -> None:
+        try:
+            self.post_metric_chunks(tables, client_id=client_id, seq=seq)
+        except InvalidParameter:
+            # an owner of an older version reads the framed body as one Arrow stream and
+            # rejects it: send the batches one by one (idempotent, so nothing doubles)
+            for i, table in enumerate(tables):
+                self._send_batch(table, client_id, seq + i)
 
     def _send_heartbeat(self, client_id: str, pid: int, run_ids: Any) -> None:
         self.heartbeat(client_id, pid, run_ids)

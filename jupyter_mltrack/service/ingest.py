@@ -99,26 +99,54 @@ class Ingestor:
             duplicate = self.ingest(table, client_id, seq)
         return {"committed": 0 if duplicate else table.num_rows, "duplicate": duplicate}
 
+    def many(
+        self, tables: list[pa.Table], client_id: str | None, seq: int | None
+    ) -> dict[str, Any]:
+        """``POST /metric-batches`` with several chunks, ``seq``, ``seq + 1``, ...
+
+        Answers ``{"committed": n, "duplicate": bool, "duplicates": k}`` once every chunk
+        is committed (``duplicate`` when all of them were).
+        """
+        tables = [as_metric_table(t) for t in tables]
+        if client_id is None or seq is None:
+            for table in tables:
+                self.store.log_metric_table(table)
+            dups = [False] * len(tables)
+        else:
+            dups = self.ingest_many(tables, client_id, seq)
+        committed = sum(t.num_rows for t, d in zip(tables, dups, strict=True) if not d)
+        return {"committed": committed, "duplicate": all(dups), "duplicates": sum(dups)}
+
     def ingest(self, table: pa.Table, client_id: str, seq: int) -> bool:
         """Commit a batch once; returns True when ``(client_id, seq)`` was already in.
 
         Blocks until the batch is committed, possibly together with others (see the
         module docstring).
         """
-        mine = _Pending(table.replace_schema_metadata(None), client_id, seq)
+        return self.ingest_many([table], client_id, seq)[0]
+
+    def ingest_many(self, tables: list[pa.Table], client_id: str, seq: int) -> list[bool]:
+        """:meth:`ingest` for chunks numbered ``seq``, ``seq + 1``, ...; they queue
+        together, so they are committed in as few transactions as ``max_group`` allows."""
+        mine = [
+            _Pending(t.replace_schema_metadata(None), client_id, seq + i)
+            for i, t in enumerate(tables)
+        ]
         with self._queue_lock:
-            self._queue.append(mine)
-        while not mine.done.is_set():
-            with self._commit_lock:
-                if mine.done.is_set():
-                    break  # an earlier leader committed it
-                with self._queue_lock:
-                    group = self._queue[: self.max_group]
-                    del self._queue[: self.max_group]
-                self._commit(group)
-        if mine.error is not None:
-            raise mine.error
-        return mine.duplicate
+            self._queue.extend(mine)
+        for pending in mine:
+            while not pending.done.is_set():
+                with self._commit_lock:
+                    if pending.done.is_set():
+                        break  # an earlier leader committed it
+                    with self._queue_lock:
+                        group = self._queue[: self.max_group]
+                        del self._queue[: self.max_group]
+                    self._commit(group)
+        for pending in mine:
+            if pending.error is not None:
+                raise pending.error
+        return [p.duplicate for p in mine]
 
     def _commit(self, group: list[_Pending]) -> None:
         try:

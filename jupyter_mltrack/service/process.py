@@ -187,6 +187,12 @@ class StoreOwner:
         """``POST /metric-batches`` (runs on the store executor)."""
         return self.ingestor(table, client_id, seq)
 
+    def ingest_many(
+        self, tables: list[Any], client_id: str | None, seq: int | None
+    ) -> dict[str, Any]:
+        """``POST /metric-batches`` with several chunks (runs on the store executor)."""
+        return self.ingestor.many(tables, client_id, seq)
+
     def heartbeat(self, body: dict[str, Any]) -> None:
         """``POST /heartbeats`` (runs on the IOLoop: only notes it in memory)."""
         self.reaper.record(body)
@@ -218,6 +224,7 @@ class StoreOwner:
             lambda: self.store,
             base_path,
             ingest=self.ingest,
+            ingest_many=self.ingest_many,
             heartbeat=self.heartbeat,
             info=self.info,
             authenticated=authenticated,

@@ -35,6 +35,7 @@ from ..store.arrow import METRIC_SCHEMA, flat_to_table
 __all__ = [
     "CORRUPT_DIR",
     "MAX_BATCH_ROWS",
+    "MAX_REQUEST_BATCHES",
     "ClientSpool",
     "SpoolReport",
     "ingest_spool",
@@ -51,6 +52,9 @@ _SUFFIX = ".arrow"
 
 #: ``send(table, client_id, seq)``: post one batch; returns once the owner committed it.
 Send = Callable[[pa.Table, str, int], None]
+#: ``send_many(tables, client_id, seq)``: post consecutive batches ``seq``, ``seq + 1``, ...
+#: in one request; returns once the owner committed all of them.
+SendMany = Callable[[list[pa.Table], str, int], None]
 #: ``ingest(table, client_id, seq) -> duplicate``: the owner's idempotent ingest.
 Ingest = Callable[[pa.Table, str, int], bool]
 
@@ -81,20 +85,27 @@ class _Chunk:
 class _InFlight:
     flat: list[Any]  # the buffer's pending list: a retry passes the very same object
     client_id: str
-    chunks: list[_Chunk]
+    chunks: list[_Chunk] = field(default_factory=list)
+    spooled: int = 0  # flat[:spooled] is in chunks
     acked: int = 0  # chunks[:acked] are committed and unspooled
 
 
 #: Rows per batch sent to the owner: a flush of a big buffer goes as several batches, so
 #: that no single commit holds the store long (reads wait behind it) and each is acked soon.
 MAX_BATCH_ROWS = 10_000
+#: Most batches sent in one request (with ``send_many``): the owner commits them together,
+#: so a big flush pays one round trip and a few commits instead of one of each per batch.
+MAX_REQUEST_BATCHES = 32
 
 
 class ClientSpool:
     """Spool-then-send for one process's metric batches to one store.
 
     A flush of more than ``max_rows`` points is cut into batches of at most that many,
-    each with its own file and ``seq``; all are spooled before the first is sent.
+    each with its own file and ``seq``. With ``send_many``, up to ``max_request`` batches
+    are spooled, then sent in one request; while it is in flight (on a helper thread) the
+    next ones are spooled, so the client's conversion and fsyncs overlap the owner's
+    commit. Every batch is on disk before it is sent and stays there until acknowledged.
 
     Example::
 
@@ -103,10 +114,19 @@ class ClientSpool:
     """
 
     def __init__(
-        self, root: Path, send: Send, *, fsync: bool = True, max_rows: int = MAX_BATCH_ROWS
+        self,
+        root: Path,
+        send: Send,
+        *,
+        send_many: SendMany | None = None,
+        fsync: bool = True,
+        max_rows: int = MAX_BATCH_ROWS,
+        max_request: int = MAX_REQUEST_BATCHES,
     ) -> None:
         self.root = root
         self._send = send
+        self._send_many = send_many
+        self.max_request = max_request
         self._fsync = fsync
         self.max_rows = max_rows
         self._lock = threading.Lock()
@@ -141,18 +161,49 @@ class ClientSpool:
             self._check_pid()
             entry = self._inflight.get(id(flat))
             if entry is None or entry.flat is not flat:
-                entry = _InFlight(flat, self._client_id, self._spool(flat))
+                entry = _InFlight(flat, self._client_id)
                 self._inflight[id(flat)] = entry
-        while entry.acked < len(entry.chunks):
-            chunk = entry.chunks[entry.acked]
-            started = time.perf_counter()
-            self._send(chunk.table, entry.client_id, chunk.seq)
-            with contextlib.suppress(FileNotFoundError):  # the owner may have ingested it
-                chunk.path.unlink()
-            entry.acked += 1
-            self.ack_seconds.append(chunk.write_s + time.perf_counter() - started)
+        per_request = self.max_request if self._send_many is not None else 1
+        step = self.max_rows * per_request * 5  # flat items spooled at a time
+        background: _Background | None = None
+        try:
+            while True:
+                if entry.spooled < len(flat) or not entry.chunks:
+                    part = flat[entry.spooled : entry.spooled + step]
+                    with self._lock:
+                        entry.chunks.extend(self._spool(part))
+                    entry.spooled += len(part)
+                if background is not None:
+                    group, background = background.join(), None
+                    entry.acked += len(group)
+                group = entry.chunks[entry.acked : entry.acked + per_request]
+                if not group:
+                    break
+                if entry.spooled < len(flat):  # send while the next part is spooled
+                    background = _Background(self._send_group, entry.client_id, group)
+                else:
+                    self._send_group(entry.client_id, group)
+                    entry.acked += len(group)
+        finally:
+            if background is not None:  # the spool failed: account for the send anyway
+                with contextlib.suppress(Exception):
+                    entry.acked += len(background.join())
         with self._lock:
             self._inflight.pop(id(flat), None)
+
+    def _send_group(self, client_id: str, group: list[_Chunk]) -> list[_Chunk]:
+        started = time.perf_counter()
+        if len(group) == 1:
+            self._send(group[0].table, client_id, group[0].seq)
+        else:
+            assert self._send_many is not None
+            self._send_many([c.table for c in group], client_id, group[0].seq)
+        sent_s = time.perf_counter() - started
+        for chunk in group:
+            with contextlib.suppress(FileNotFoundError):  # the owner may have ingested it
+                chunk.path.unlink()
+            self.ack_seconds.append(chunk.write_s + sent_s)
+        return group
 
     def _spool(self, flat: list[Any]) -> list[_Chunk]:
         started = time.perf_counter()
@@ -209,6 +260,30 @@ class ClientSpool:
                 path=str(path),
             ) from exc
         return path
+
+
+class _Background:
+    """``fn(*args)`` on a daemon thread (a stuck send must not hold the interpreter's exit)."""
+
+    def __init__(self, fn: Callable[..., list[_Chunk]], *args: Any) -> None:
+        self._fn, self._args = fn, args
+        self._result: list[_Chunk] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="mltrack-send", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = self._fn(*self._args)
+        except BaseException as exc:
+            self._error = exc
+
+    def join(self) -> list[_Chunk]:
+        """The result, or raises what ``fn`` raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 def spool_of(store: Any) -> ClientSpool | None:

@@ -185,6 +185,30 @@ def test_ingest_and_heartbeat_collaborators(duckdb_store, socket_path):
     assert beats == [{"client_id": "host-1-ab", "pid": 1234, "run_ids": ["r"]}]
 
 
+@pytest.mark.parametrize("grouped", [True, False])
+def test_several_metric_batches_in_one_request(duckdb_store, socket_path, grouped):
+    batches: list[tuple[int, str | None, int | None]] = []
+
+    def ingest(table: pa.Table, client_id: str | None, seq: int | None) -> dict[str, Any]:
+        batches.append((table.num_rows, client_id, seq))
+        return {"committed": 0 if seq == 1 else table.num_rows, "duplicate": seq == 1}
+
+    def ingest_many(tables: list[pa.Table], client_id: str | None, seq: int | None):
+        assert seq is not None
+        for i, table in enumerate(tables):
+            batches.append((table.num_rows, client_id, seq + i))
+        return {"committed": 3, "duplicate": False, "duplicates": 1}
+
+    app = make_app(duckdb_store, ingest=ingest, ingest_many=ingest_many if grouped else None)
+    with ServerThread(app, socket_path) as server:
+        remote = RemoteStore(duckdb_store.uri, server.endpoint)
+        tables = [rows_to_table([("r", "k", 1.0, 1, s)] * n) for s, n in enumerate((1, 2, 1))]
+        ack = remote.post_metric_chunks(tables, client_id="host-1-ab", seq=1)
+        remote.close()
+    assert ack == {"committed": 3, "duplicate": False, "duplicates": 1}
+    assert batches == [(1, "host-1-ab", 1), (2, "host-1-ab", 2), (1, "host-1-ab", 3)]
+
+
 def test_info_answers_while_a_store_call_is_running(duckdb_store, socket_path):
     release, entered = threading.Event(), threading.Event()
 

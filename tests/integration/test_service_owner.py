@@ -177,6 +177,19 @@ def test_ingest_is_idempotent_per_client_and_seq(store: DuckDBStore) -> None:
     assert store.get_run(run_id).data.metrics == {"x": 9.0}
 
 
+def test_ingest_many_commits_consecutive_seqs_once(store: DuckDBStore) -> None:
+    run_id = store.create_run("0", "r", 0, "u", {}, None).info.run_id
+    tables = [rows_to_table([(run_id, "x", float(i), i, i)] * 2) for i in range(3)]
+    ingestor = Ingestor(store, Path("/nonexistent"))
+    assert ingestor(tables[0], "c-1-aa", 2) == {"committed": 2, "duplicate": False}
+    # a replay of seqs 1..3 after seq 2 went in alone: only 1 and 3 are inserted
+    answer = ingestor.many(tables, "c-1-aa", 1)
+    assert answer == {"committed": 4, "duplicate": False, "duplicates": 1}
+    assert ingestor.many(tables, "c-1-aa", 1)["duplicate"]
+    assert store._q("SELECT count(*) FROM store.metrics")[0][0] == 6
+    assert all(service_ops.is_ingested(store, "c-1-aa", s) for s in (1, 2, 3))
+
+
 def test_a_failed_ingest_records_nothing(store: DuckDBStore) -> None:
     bad = pa.table({"run_id": ["r"], "key": ["x"]})
     with pytest.raises(Exception, match="columns"):
@@ -249,6 +262,33 @@ def test_a_big_flush_goes_as_several_batches_and_a_retry_resumes(tmp_path: Path)
     spool.commit(batch)
     assert sent == [(1, [0, 1]), (2, [2, 3]), (3, [4])]
     assert spool.pending_files() == [] and len(spool.ack_seconds) == 3
+
+
+def test_batches_go_several_to_a_request_and_a_retry_resumes(tmp_path: Path) -> None:
+    requests: list[tuple[int, list[list[int]]]] = []
+    fail = [True]
+
+    def send_many(tables: list[pa.Table], client_id: str, seq: int) -> None:
+        assert client_id == spool.client_id
+        if seq == 3 and fail[0]:
+            fail[0] = False
+            raise StoreUnavailable("owner gone (failure injection)")
+        requests.append((seq, [t.column("step").to_pylist() for t in tables]))
+
+    def send(table: pa.Table, client_id: str, seq: int) -> None:
+        requests.append((seq, [table.column("step").to_pylist()]))
+
+    spool = ClientSpool(tmp_path / "spool", send, send_many=send_many, max_rows=2, max_request=2)
+    batch = _flat("r", range(9))
+    with pytest.raises(StoreUnavailable):
+        spool.commit(batch)
+    # the first request was acknowledged; the second failed, and its files stay, as does
+    # the last batch's (spooled while the second request was in flight)
+    assert requests == [(1, [[0, 1], [2, 3]])]
+    assert [f.name for f in spool.pending_files()] == ["3.arrow", "4.arrow", "5.arrow"]
+    spool.commit(batch)
+    assert requests == [(1, [[0, 1], [2, 3]]), (3, [[4, 5], [6, 7]]), (5, [[8]])]
+    assert spool.pending_files() == [] and len(spool.ack_seconds) == 5
 
 
 def test_a_failed_spool_write_leaves_no_partial_batch(
@@ -486,3 +526,19 @@ def test_routed_store_reads_while_a_write_transaction_is_open(store: DuckDBStore
     routed.close()
     with pytest.raises(Exception):  # noqa: B017, PT011 (closed: any DuckDB error)
         store._q("SELECT 1")
+
+
+def test_an_older_owner_gets_the_batches_one_by_one() -> None:
+    from types import SimpleNamespace
+
+    from jupyter_mltrack.errors import InvalidParameter
+    from jupyter_mltrack.service.discovery import ServiceStore
+
+    sent: list[int] = []
+
+    def framed(tables: object, *, client_id: str, seq: int) -> None:
+        raise InvalidParameter("The body is not an Arrow IPC stream")
+
+    fake = SimpleNamespace(post_metric_chunks=framed, _send_batch=lambda t, c, s: sent.append(s))
+    ServiceStore._send_chunks(fake, [pa.table({}), pa.table({})], "h-1-aa", 7)  # type: ignore[arg-type]
+    assert sent == [7, 8]

@@ -25,10 +25,12 @@ from ...entities import Dataset, Experiment, MetricHistory, Run
 from ...errors import InvalidParameter
 from ...service.serialize import (
     ARROW_CONTENT_TYPE,
+    FRAMES_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
     dataset_to_dict,
     dumps,
     experiment_from_dict,
+    frame_tables,
     ipc_to_table,
     metric_rows_to_json,
     run_from_dict,
@@ -206,6 +208,22 @@ class RemoteStore:
             headers["X-Mltrack-Seq"] = str(int(seq))
         answer = self.transport.request(
             "POST", API_BASE + "/metric-batches", body=table_to_ipc(table), headers=headers
+        )
+        ack: dict[str, Any] = answer.raise_for_error().json()
+        return ack
+
+    def post_metric_chunks(
+        self, tables: Sequence[pa.Table], *, client_id: str, seq: int
+    ) -> dict[str, Any]:
+        """Several batches in one request, numbered ``seq``, ``seq + 1``, ...; the owner
+        commits them together and answers ``{"committed", "duplicate", "duplicates"}``."""
+        headers = {
+            "Content-Type": FRAMES_CONTENT_TYPE,
+            "X-Mltrack-Client": client_id,
+            "X-Mltrack-Seq": str(int(seq)),
+        }
+        answer = self.transport.request(
+            "POST", API_BASE + "/metric-batches", body=frame_tables(tables), headers=headers
         )
         ack: dict[str, Any] = answer.raise_for_error().json()
         return ack
