@@ -195,6 +195,10 @@ def start_run(
             f"Run {_stack[-1].run_id} is already active. End it with mt.end_run(), or pass "
             "nested=True to start a child run."
         )
+    want_system_metrics = log_system_metrics or (
+        log_system_metrics is None and os.environ.get("MLTRACK_ENABLE_SYSTEM_METRICS") == "true"
+    )
+    interval_s = _system_metrics_interval() if want_system_metrics else None
     if run_id is not None:
         run = client.resume_run(run_id)
     else:
@@ -208,10 +212,8 @@ def start_run(
         _log_context_artifacts(client, run.info.run_id)
     active = ActiveRun(run, client)
     _stack.append(active)
-    if log_system_metrics or (
-        log_system_metrics is None and os.environ.get("MLTRACK_ENABLE_SYSTEM_METRICS") == "true"
-    ):
-        _start_system_metrics(active)
+    if interval_s is not None:
+        _start_system_metrics(active, interval_s)
     return active
 
 
@@ -240,7 +242,21 @@ def _log_context_artifacts(client: TrackingClient, run_id: str) -> None:
         client.log_text(run_id, text, name)
 
 
-def _start_system_metrics(active: ActiveRun) -> None:
+def _system_metrics_interval() -> float:
+    interval = os.environ.get("MLTRACK_SYSTEM_METRICS_INTERVAL_S", "10")
+    try:
+        seconds = float(interval)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:  # also rejects NaN
+        raise InvalidParameter(
+            f"MLTRACK_SYSTEM_METRICS_INTERVAL_S must be a positive number of seconds, got "
+            f"{interval!r}."
+        )
+    return seconds
+
+
+def _start_system_metrics(active: ActiveRun, interval_s: float) -> None:
     from .system_metrics import SystemMetricsMonitor
 
     client, run_id = active.client, active.run_id
@@ -250,7 +266,7 @@ def _start_system_metrics(active: ActiveRun) -> None:
         for k, v in values.items():
             client.append_metric_row((run_id, k, float(v), ts, step))
 
-    active.monitor = SystemMetricsMonitor(sink)
+    active.monitor = SystemMetricsMonitor(sink, interval_s=interval_s)
     active.monitor.start()
 
 

@@ -257,3 +257,18 @@ def test_set_experiment_survives_a_concurrent_create(tracking_store, monkeypatch
     exp = mt.set_experiment("raced")
     assert exp.name == "raced"
     assert [e.name for e in mt.search_experiments(name_like="raced")] == ["raced"]
+
+
+def test_system_metrics_are_sampled_into_the_run(tracking_store, monkeypatch):
+    import time
+
+    monkeypatch.setenv("MLTRACK_SYSTEM_METRICS_INTERVAL_S", "0.05")
+    with mt.start_run(log_system_metrics=True) as run:
+        time.sleep(0.4)
+    metrics = mt.get_run(run.info.run_id).data.metrics
+    assert 0 <= metrics["system/cpu_utilization_percentage"] <= 100 * 64
+    assert metrics["system/system_memory_usage_megabytes"] > 0
+    assert len(mt.get_metric_history(run.info.run_id, "system/disk_usage_percentage")) >= 2
+    monkeypatch.setenv("MLTRACK_SYSTEM_METRICS_INTERVAL_S", "soon")
+    with pytest.raises(InvalidParameter, match="INTERVAL_S"):
+        mt.start_run(log_system_metrics=True)
