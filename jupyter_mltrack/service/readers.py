@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import duckdb
-
 from ..entities import Dataset, Experiment, MetricHistory, Run
 from ..store.base import MetricRow, RunPage, SeriesRequest
 from ..store.duckdb.store import DuckDBStore
@@ -39,10 +37,6 @@ def read_view(store: DuckDBStore) -> DuckDBStore:
     return view
 
 
-class _Local(threading.local):
-    con: duckdb.DuckDBPyConnection | None = None
-
-
 class RoutedStore:
     """A ``TrackingStore``: reads on a pool of read views, writes on ``store``."""
 
@@ -54,7 +48,6 @@ class RoutedStore:
         self._free: queue.SimpleQueue[DuckDBStore] = queue.SimpleQueue()
         for view in self._views:
             self._free.put(view)
-        self._local = _Local()
 
     @contextmanager
     def _view(self) -> Iterator[DuckDBStore]:
@@ -122,12 +115,7 @@ class RoutedStore:
         return self._read(lambda v: v.get_metric_series(request))
 
     def sql(self, query: str) -> Any:
-        """The answer computed on a read view, as a relation over it (on this thread's own
-        in-memory connection, so the caller may use it from this thread at leisure)."""
-        table = self._read(lambda v: v.sql(query).to_arrow_table())
-        if self._local.con is None:
-            self._local.con = duckdb.connect()
-        return self._local.con.from_arrow(table)
+        return self._read(lambda v: v.sql(query))
 
     # ----------------------------------------------------------------- writes
     def create_experiment(

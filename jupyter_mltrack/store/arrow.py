@@ -1,13 +1,18 @@
-"""The Arrow shape of a metric batch, shared by the client buffer, stores and the service."""
+"""Arrow helpers shared by the client buffer, the stores and the service: the metric batch
+shape, and relations over fetched answers."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-__all__ = ["METRIC_SCHEMA", "flat_to_table", "rows_to_table"]
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["METRIC_SCHEMA", "detached_relation", "flat_to_table", "rows_to_table"]
 
 METRIC_SCHEMA = pa.schema(
     [
@@ -39,3 +44,24 @@ def rows_to_table(rows: Sequence[tuple[Any, ...]]) -> pa.Table:
         [pa.array([r[i] for r in rows], f.type) for i, f in enumerate(METRIC_SCHEMA)],
         schema=METRIC_SCHEMA,
     )
+
+
+class _ThreadConnection(threading.local):
+    con: duckdb.DuckDBPyConnection | None = None
+
+
+_thread_con = _ThreadConnection()
+
+
+def detached_relation(table: pa.Table) -> duckdb.DuckDBPyRelation:
+    """A DuckDB relation over an answer already fetched, on this thread's own connection.
+
+    What ``mt.sql`` returns from every store: the caller never touches a store's connection
+    (or its lock) again, and relations made on different threads never share DuckDB's
+    process-wide default connection.
+    """
+    import duckdb  # imported here: only readers of SQL answers need it
+
+    if _thread_con.con is None:
+        _thread_con.con = duckdb.connect()
+    return _thread_con.con.from_arrow(table)

@@ -24,6 +24,7 @@ from ...entities import (
     RunInputs,
 )
 from ...errors import InvalidParameter
+from ..arrow import detached_relation
 from ..base import RunPage, SeriesRequest
 from ..search import (
     compile_filter,
@@ -270,6 +271,4 @@ def read_only_sql(con: duckdb.DuckDBPyConnection, query: str) -> duckdb.DuckDBPy
         table = con.sql(query).to_arrow_table()
     except duckdb.Error as exc:
         raise InvalidParameter(f"SQL error: {exc}".strip()) from exc
-    # Hand back a relation over a detached copy so the caller never touches the store's
-    # connection (or its lock) again.
-    return duckdb.arrow(table)
+    return detached_relation(table)

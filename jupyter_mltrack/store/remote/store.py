@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import duckdb
 import pyarrow as pa
 
 from ...entities import Dataset, Experiment, MetricHistory, Run
@@ -38,6 +37,7 @@ from ...service.serialize import (
     unframe_tables,
 )
 from ...service.transport import Query, Transport
+from ..arrow import detached_relation
 from ..base import MetricRow, RunPage, SeriesRequest, TrackingStore
 
 __all__ = ["API_BASE", "RemoteStore", "remote_store_factory"]
@@ -304,7 +304,7 @@ class RemoteStore:
 
     def sql(self, query: str) -> Any:
         """Run one read-only SELECT on the owner; a DuckDB relation over the Arrow answer."""
-        return duckdb.arrow(self._table("/sql", [("q", query)]))
+        return detached_relation(self._table("/sql", [("q", query)]))
 
     # ------------------------------------------------------------- maintenance
     def gc(self, run_ids: Sequence[str] | None) -> list[str]:
