@@ -19,6 +19,7 @@ from typing import Any
 from ..config import get_tracking_uri
 from ..entities import Experiment, Metric, Param, Run, RunStatus, RunTag
 from ..errors import AlreadyExists, ExperimentNotFound, InvalidParameter, InvalidState
+from .capture import capture_run_context
 from .client import TrackingClient, now_ms
 from .validation import (
     _valid_keys,
@@ -204,12 +205,12 @@ def start_run(
     else:
         parent = parent_run_id or (_stack[-1].run_id if nested and _stack else None)
         exp_id = _resolve_experiment_id(client, experiment_id)
-        all_tags: dict[str, Any] = dict(_context_tags())
-        all_tags.update(tags or {})
+        context = capture_run_context()
+        all_tags: dict[str, Any] = {**context.tags, **(tags or {})}
         if description is not None:
             all_tags["mlflow.note.content"] = description
         run = client.create_run(exp_id, tags=all_tags, run_name=run_name, parent_run_id=parent)
-        _log_context_artifacts(client, run.info.run_id)
+        _log_context_artifacts(run, context.artifacts)
     active = ActiveRun(run, client)
     _stack.append(active)
     if interval_s is not None:
@@ -217,29 +218,16 @@ def start_run(
     return active
 
 
-_context_cache: dict[str, Any] = {}
-
-
-def _context() -> Any:
-    try:
-        from .capture import capture_run_context
-    except ImportError:  # pragma: no cover - capture is part of the package
-        return None
-    return capture_run_context()
-
-
-def _context_tags() -> dict[str, str]:
-    ctx = _context()
-    _context_cache["last"] = ctx
-    return dict(ctx.tags) if ctx is not None else {}
-
-
-def _log_context_artifacts(client: TrackingClient, run_id: str) -> None:
-    ctx = _context_cache.pop("last", None)
-    if ctx is None:
+def _log_context_artifacts(run: Run, artifacts: dict[str, str]) -> None:
+    """Write the captured environment files into the new run's artifacts (one repository)."""
+    if not artifacts:
         return
-    for name, text in ctx.artifacts.items():
-        client.log_text(run_id, text, name)
+    from ..artifacts import get_artifact_repository
+    from .artifact_writers import text_bytes
+
+    repo = get_artifact_repository(run.info.artifact_uri)
+    for name, text in artifacts.items():
+        repo.write_bytes(name, text_bytes(text))
 
 
 def _system_metrics_interval() -> float:
