@@ -55,8 +55,11 @@ def get_tracking_uri() -> str:
     return default_tracking_uri()
 
 
-def normalize_uri(uri: str) -> str:
-    """Turn a path or ``duckdb:`` URI into ``duckdb:///abs/path``; other schemes pass through."""
+def normalize_uri(uri: str, base_dir: str | os.PathLike[str] | None = None) -> str:
+    """Turn a path or ``duckdb:`` URI into ``duckdb:///abs/path``; other schemes pass through.
+
+    A relative path is taken relative to ``base_dir`` (default: the working directory).
+    """
     if not isinstance(uri, str) or not uri.strip():
         raise InvalidParameter(
             f"Tracking URI must be a non-empty string, got {uri!r}; pass a path to a "
@@ -64,17 +67,27 @@ def normalize_uri(uri: str) -> str:
         )
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and os.name == "nt"):
-        path = Path(parsed.path if parsed.scheme == "file" else uri).expanduser().resolve()
+        path = _absolute(Path(parsed.path if parsed.scheme == "file" else uri), base_dir)
         if path.suffix == "" and not path.is_file():
             path = path / DEFAULT_STORE_FILE
         return "duckdb://" + str(path)
     if parsed.scheme == "duckdb":
-        return "duckdb://" + str(resolve_duckdb_path(uri))
+        return "duckdb://" + str(resolve_duckdb_path(uri, base_dir))
     return uri
 
 
-def resolve_duckdb_path(uri: str) -> Path:
-    """The absolute file path of a ``duckdb:`` URI (``duckdb:///abs`` or ``duckdb:rel``)."""
+def _absolute(path: Path, base_dir: str | os.PathLike[str] | None) -> Path:
+    path = path.expanduser()
+    if base_dir is not None and not path.is_absolute():
+        path = Path(base_dir) / path
+    return path.resolve()
+
+
+def resolve_duckdb_path(uri: str, base_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The absolute file path of a ``duckdb:`` URI (``duckdb:///abs`` or ``duckdb:rel``).
+
+    A relative path is taken relative to ``base_dir`` (default: the working directory).
+    """
     rest = uri[len("duckdb:") :]
     if rest.startswith("//"):
         rest = rest[2:]
@@ -82,4 +95,4 @@ def resolve_duckdb_path(uri: str) -> Path:
         raise InvalidParameter(
             f"Tracking URI {uri!r} names no file; use 'duckdb:///path/store.duckdb'."
         )
-    return Path(rest).expanduser().resolve()
+    return _absolute(Path(rest), base_dir)

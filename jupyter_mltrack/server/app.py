@@ -36,13 +36,7 @@ def resolve_tracking_uri(value: str, root_dir: str | os.PathLike[str]) -> str:
     absolute paths and non-file schemes (``http://``, ``postgresql://``) pass through
     :func:`jupyter_mltrack.config.normalize_uri` unchanged in meaning.
     """
-    if value.startswith("duckdb:"):
-        path = value[len("duckdb:") :].removeprefix("//")
-        if path and not Path(path).expanduser().is_absolute():
-            value = "duckdb://" + str(Path(root_dir) / path)
-    elif "://" not in value and not Path(value).expanduser().is_absolute():
-        value = str(Path(root_dir) / value)
-    return normalize_uri(value)
+    return normalize_uri(value, base_dir=root_dir)
 
 
 class MltrackExtension(ExtensionApp):
