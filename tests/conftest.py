@@ -99,7 +99,9 @@ def _wait_ready(server: JupyterProcess, timeout: float = 60.0) -> None:
 def start_jupyter(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., JupyterProcess]]:
-    """Factory: ``start_jupyter("server"|"lab", *extra_args, env={...})`` -> ready server.
+    """Factory: ``start_jupyter("server"|"lab", *extra_args, env={...}, base_url="/")``.
+
+    Returns a ready server (readiness is polled at ``<base_url>api/status``).
 
     Each server binds 127.0.0.1 on a free port, has its own temp root, runtime and config
     dirs, and is stopped by PID at the latest when the session ends (``.stop()`` stops it
@@ -108,7 +110,10 @@ def start_jupyter(
     started: list[JupyterProcess] = []
 
     def start(
-        app: str = "server", *extra_args: str, env: dict[str, str | None] | None = None
+        app: str = "server",
+        *extra_args: str,
+        env: dict[str, str | None] | None = None,
+        base_url: str = "/",
     ) -> JupyterProcess:
         base = tmp_path_factory.mktemp(f"jupyter-{app}")
         root = base / "root"
@@ -137,13 +142,14 @@ def start_jupyter(
             "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
+            f"--ServerApp.base_url={base_url}",
             *extra_args,
         ]
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
             )
-        server = JupyterProcess(f"http://127.0.0.1:{port}/", token, root, proc, log)
+        server = JupyterProcess(f"http://127.0.0.1:{port}{base_url}", token, root, proc, log)
         started.append(server)
         _wait_ready(server)
         return server

@@ -7,15 +7,10 @@ file) it serves the same routes as that owner's client.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,65 +117,14 @@ def test_the_server_owns_its_store_and_serves_the_store_api(start_jupyter) -> No
     assert "this server owns the store" in log and "stopped serving the store" in log
 
 
-def _get(url: str, token: str) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-
-
-def test_the_store_api_follows_the_base_url(tmp_path: Path) -> None:
-    # start_jupyter polls /api/status at the root, so this server is started here.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    token, root = "base-url-token", tmp_path / "root"
-    root.mkdir()
-    url = f"http://127.0.0.1:{port}/hub/user/me/"
-    with (tmp_path / "server.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyter_server",
-                "--no-browser",
-                "--allow-root",
-                "--ip=127.0.0.1",
-                f"--port={port}",
-                "--ServerApp.port_retries=0",
-                f"--IdentityProvider.token={token}",
-                f"--ServerApp.root_dir={root}",
-                "--ServerApp.base_url=/hub/user/me/",
-            ],
-            env={
-                **{k: v for k, v in os.environ.items() if k != "MLTRACK_TRACKING_URI"},
-                "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-            },
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                if _get(url + "api/status", token)[0] == 200:
-                    break
-            time.sleep(0.25)
-        status, body = _get(url + "mltrack/api/v1/info", token)
-        assert status == 200, (tmp_path / "server.log").read_text()[-3000:]
-        assert json.loads(body)["kind"] == "jupyter"
-        status, body = _get(url + "mltrack/api/info", token)
-        assert status == 200 and json.loads(body)["api_base"] == "/mltrack/api/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+def test_the_store_api_follows_the_base_url(start_jupyter) -> None:
+    server = start_jupyter("server", env={"MLTRACK_TRACKING_URI": None}, base_url="/hub/user/me/")
+    assert server.url.endswith("/hub/user/me/")
+    info = server.get_json("mltrack/api/v1/info")
+    assert isinstance(info, dict) and info["kind"] == "jupyter"
+    legacy = server.get_json("mltrack/api/info")
+    assert isinstance(legacy, dict) and legacy["api_base"] == "/mltrack/api/v1"
+    server.stop()
 
 
 def test_a_store_owned_by_the_store_service_is_served_as_its_client(
