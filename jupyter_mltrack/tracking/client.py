@@ -349,20 +349,34 @@ class TrackingClient(ArtifactMethods):
 
     def gc(self, run_ids: Sequence[str] | None = None) -> list[str]:
         """Permanently remove deleted runs (all, or those given) and their artifacts."""
-        runs = [self.store.get_run(r) for r in run_ids] if run_ids else None
-        removed_uris = {
-            r.info.run_id: r.info.artifact_uri for r in (runs or self.search_runs_all_deleted())
-        }
-        removed = self.store.gc(list(run_ids) if run_ids else None)
+        if run_ids:
+            uris = {r: self.store.get_run(r).info.artifact_uri for r in _ids(run_ids)}
+        else:
+            rows = self.store.sql(
+                "SELECT run_id, artifact_uri FROM runs WHERE lifecycle_stage = 'deleted'"
+            ).fetchall()
+            uris = dict(rows)
+        if not uris:
+            return []
+        # the store removes exactly the runs whose artifact locations were read above
+        removed = self.store.gc(list(uris))
         for rid in removed:
-            uri = removed_uris.get(rid)
-            if uri:
-                self._delete_run_artifacts(uri)
+            self._delete_run_artifacts(uris[rid])
         return removed
 
     def search_runs_all_deleted(self) -> list[Run]:
+        """Every deleted run of every experiment (all pages), e.g. to list what gc removes."""
         ids = [e.experiment_id for e in self.search_experiments(view_type="ALL")]
-        return list(self.search_runs(ids, run_view_type="DELETED_ONLY", max_results=100_000))
+        runs: list[Run] = []
+        token: str | None = None
+        while True:
+            page = self.search_runs(
+                ids, run_view_type="DELETED_ONLY", max_results=10_000, page_token=token
+            )
+            runs.extend(page)
+            token = page.token
+            if token is None:
+                return runs
 
     # ---------------------------------------------------------------- helpers
     @staticmethod

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import jupyter_mltrack as mt
-from jupyter_mltrack.errors import ArtifactNotFound, InvalidParameter
+from jupyter_mltrack.errors import ArtifactNotFound, InvalidParameter, RunNotFound
 
 matplotlib.use("Agg")
 
@@ -109,3 +109,24 @@ def test_log_input_records_dataset(tracking_store):
     assert found["run_id"].tolist() == [run.info.run_id]
     with mt.start_run(), pytest.raises(InvalidParameter):
         mt.log_input(df)
+
+
+def test_gc_removes_every_deleted_run_and_its_artifacts(tracking_store):
+    from jupyter_mltrack.artifacts.local import local_path_from_uri
+
+    runs = []
+    for name in ("keep", "drop-1", "drop-2"):
+        with mt.start_run(run_name=name) as run:
+            mt.log_text(name, "note.txt")
+        runs.append(mt.get_run(run.info.run_id))
+    keep, *drop = runs
+    for run in drop:
+        mt.delete_run(run.info.run_id)
+    removed = mt.TrackingClient().gc()
+    assert sorted(removed) == sorted(r.info.run_id for r in drop)
+    for run in drop:
+        assert not any(local_path_from_uri(run.info.artifact_uri).rglob("*.txt"))
+        with pytest.raises(RunNotFound, match="No run with id"):
+            mt.get_run(run.info.run_id)
+    assert local_path_from_uri(keep.info.artifact_uri).joinpath("note.txt").read_text() == "keep"
+    assert mt.TrackingClient().gc() == []
