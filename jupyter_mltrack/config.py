@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .errors import InvalidParameter
+from .settings import ENV_TRACKING_URI, tracking_uri_from_env
 
 __all__ = [
     "DEFAULT_STORE_DIR",
@@ -22,7 +23,6 @@ __all__ = [
     "set_tracking_uri",
 ]
 
-ENV_TRACKING_URI = "MLTRACK_TRACKING_URI"
 DEFAULT_STORE_DIR = "mltrack"
 DEFAULT_STORE_FILE = "store.duckdb"
 
@@ -49,7 +49,7 @@ def get_tracking_uri() -> str:
     """The store URI in force for this process."""
     if _uri is not None:
         return _uri
-    env = os.environ.get(ENV_TRACKING_URI)
+    env = tracking_uri_from_env()
     if env:
         return normalize_uri(env)
     return default_tracking_uri()

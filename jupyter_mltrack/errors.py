@@ -21,7 +21,6 @@ RunNotFound`` behaves the same against every backend::
 
 from __future__ import annotations
 
-import os
 import traceback
 from typing import Any, ClassVar
 
@@ -57,7 +56,9 @@ class MltrackError(Exception):
 
         Set ``MLTRACK_TRACEBACK=full`` to see the whole traceback instead.
         """
-        if os.environ.get("MLTRACK_TRACEBACK") == "full":
+        from .settings import full_traceback  # settings imports this module
+
+        if full_traceback():
             return traceback.format_exception(type(self), self, self.__traceback__)
         return [
             f"{type(self).__name__}: {self.message}",

@@ -18,7 +18,7 @@ __all__ = ["reset_tracking_state", "tracking_store"]
 def reset_tracking_state() -> None:
     """End active runs, flush, close every store and forget the tracking URI."""
     from .config import set_tracking_uri
-    from .store.registry import close_all_stores
+    from .store.schemes import close_all_stores
     from .tracking import fluent
 
     while fluent._stack:

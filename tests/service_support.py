@@ -203,6 +203,6 @@ def service_env_fixture(
 
 def sql_rows(store: Path, query: str) -> list[tuple[Any, ...]]:
     """Rows of ``query`` through the store's owner (or directly when none runs)."""
-    from jupyter_mltrack.store.registry import get_store
+    from jupyter_mltrack.store.schemes import get_store
 
     return list(get_store("duckdb://" + str(store)).sql(query).fetchall())

@@ -49,7 +49,7 @@ def build_runs_store(path: Path, sizes: Sizes, seed: int = 0) -> RunsStore:
     the file for the plain DuckDB connection and nothing else holds it afterwards.
     """
     import jupyter_mltrack as mt
-    from jupyter_mltrack.store.registry import close_all_stores
+    from jupyter_mltrack.store.schemes import close_all_stores
 
     use_store_mode("direct")
     rng = np.random.default_rng(seed)

@@ -58,8 +58,9 @@ def _paths(ctx: Context) -> Any:
 
 def service_status(paths: Any) -> dict[str, Any]:
     """What the lock file, the socket and the spool say about the owner of ``paths``."""
-    from ..service.owner import lock_is_held, pid_alive, read_lock_info
-    from ..service.transport import Transport
+    from .._proc import pid_alive
+    from ..service.owner import lock_is_held, read_lock_info
+    from ..store.remote.transport import Transport
 
     info = read_lock_info(paths)
     held = lock_is_held(paths)

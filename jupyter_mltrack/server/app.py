@@ -18,7 +18,8 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Unicode, default
 
-from ..config import DEFAULT_STORE_DIR, DEFAULT_STORE_FILE, ENV_TRACKING_URI, normalize_uri
+from ..config import DEFAULT_STORE_DIR, DEFAULT_STORE_FILE, normalize_uri
+from ..settings import API_BASE, ENV_TRACKING_URI
 from ..widgets import STATIC_DIR
 from .handlers import InfoHandler, StaticFileHandler
 from .store_api import StoreApi, mount_store_api
@@ -26,7 +27,7 @@ from .store_api import StoreApi, mount_store_api
 __all__ = ["STORE_API_PATH", "MltrackExtension", "resolve_tracking_uri"]
 
 #: Where the store API is mounted, under the server's base URL.
-STORE_API_PATH = "/mltrack/api/v1"
+STORE_API_PATH = API_BASE
 
 
 def resolve_tracking_uri(value: str, root_dir: str | os.PathLike[str]) -> str:

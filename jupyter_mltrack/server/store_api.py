@@ -35,7 +35,7 @@ from ..service.discovery import open_service
 from ..service.owner import StorePaths, lock_is_held, read_lock_info
 from ..service.process import StoreOwner, start_store_owner
 from ..store.base import TrackingStore
-from ..store.registry import get_store
+from ..store.schemes import get_store
 
 __all__ = ["ClientStore", "StoreApi", "mount_store_api", "owner_summary"]
 

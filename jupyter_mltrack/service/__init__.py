@@ -11,6 +11,6 @@ ARCHITECTURE.md section 3 and docs/service-design.md describe the design. Module
 - ``owner``, ``process``, ``spool``, ``__main__``: owner election, the detached service
   process, the client spool.
 
-Nothing is imported here, so ``import jupyter_mltrack.service.transport`` in a kernel
+Nothing is imported here, so ``import jupyter_mltrack.store.remote.transport`` in a kernel
 does not pull in tornado.
 """

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import tornado.web
 
+from ..settings import API_BASE
 from ..store.base import TrackingStore
 from .api_base import (
     ApiContext,
@@ -37,7 +38,6 @@ from .api_routes import ROUTES
 
 __all__ = ["API_BASE", "EXECUTOR_SETTING", "make_app", "make_handlers", "shutdown_app"]
 
-API_BASE = "/mltrack/api/v1"
 #: The ``Application.settings`` key holding the executor that :func:`make_app` created.
 EXECUTOR_SETTING = "mltrack_executor"
 _VERBS = ("get", "post", "patch", "delete", "put")

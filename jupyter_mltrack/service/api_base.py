@@ -29,7 +29,7 @@ import tornado.web
 
 from ..errors import InvalidParameter, MltrackError
 from ..store.base import TrackingStore
-from .serialize import ARROW_CONTENT_TYPE, JSON_CONTENT_TYPE, dumps, loads, table_to_ipc
+from ..store.remote.wire import ARROW_CONTENT_TYPE, JSON_CONTENT_TYPE, dumps, loads, table_to_ipc
 
 __all__ = [
     "REQUEST_ID_HEADER",

@@ -14,8 +14,7 @@ import pyarrow as pa
 from ..errors import InvalidParameter
 from ..store.arrow import METRIC_SCHEMA
 from ..store.base import SeriesRequest, TrackingStore
-from .api_base import ApiHandler
-from .serialize import (
+from ..store.remote.wire import (
     FRAMES_CONTENT_TYPE,
     dataset_from_dict,
     dumps,
@@ -27,6 +26,7 @@ from .serialize import (
     run_to_dict,
     unframe_tables,
 )
+from .api_base import ApiHandler
 
 __all__ = ["ROUTES"]
 

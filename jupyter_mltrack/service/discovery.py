@@ -1,6 +1,7 @@
-"""Find the owner of a DuckDB store, or start one, and talk to it: no user configuration.
+"""Find the owner of a DuckDB store, or start one: no user configuration.
 
-:func:`open_store` is what ``registry.get_store`` calls for ``duckdb:`` URIs:
+:func:`open_store` is the ``duckdb`` store factory (entry point group
+``jupyter_mltrack.stores``, see ``store/schemes.py``):
 
 - an owner living in this process (a Jupyter server, a direct-mode script): its store;
 - ``MLTRACK_STORE_MODE=direct``: open the file here (:class:`DirectStore`, holding the
@@ -10,10 +11,8 @@
   owner, found through the lock file and its socket; with none, the detached service is
   started and awaited (``MLTRACK_SERVICE_START_TIMEOUT_S``, default 10 s).
 
-A ``ServiceStore`` spools metric batches (:mod:`.spool`), sends heartbeats for the runs
-it created (:mod:`.liveness`), and when the owner goes away it finds or starts the next
-one and retries the request (reads, metric batches and heartbeats always; other writes
-only when the request never reached the old owner).
+The client side of the service (``ServiceStore``, its spool, heartbeats and transport)
+lives in ``store/remote/``; :class:`OwnerConnector` is what it asks for the owner.
 """
 
 from __future__ import annotations
@@ -24,48 +23,26 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._proc import pid_alive
 from ..config import resolve_duckdb_path
-from ..entities import Run, RunStatus
-from ..errors import InvalidParameter, MltrackError, StoreLocked, StoreUnavailable
+from ..errors import MltrackError, StoreLocked, StoreUnavailable
+from ..settings import API_BASE, ENV_STORE_MODE, service_start_timeout_s, store_mode
 from ..store.base import TrackingStore
+from ..store.duckdb.service_ops import ingest_metric_table
 from ..store.duckdb.store import DuckDBStore
-from ..store.remote.store import API_BASE, RemoteStore
-from .liveness import HeartbeatSender
-from .owner import (
-    LockInfo,
-    OwnerLock,
-    StorePaths,
-    local_store,
-    lock_is_held,
-    pid_alive,
-    read_lock_info,
-    register_local_store,
-    unregister_local_store,
-)
-from .spool import ClientSpool, ingest_spool
-from .transport import Query, Response, Transport
+from ..store.remote.service_store import ServiceStore
+from ..store.remote.spool import ingest_spool
+from ..store.remote.transport import Transport
+from ..store.schemes import local_store, register_local_store, unregister_local_store
+from .owner import LockInfo, OwnerLock, StorePaths, lock_is_held, read_lock_info
 
-__all__ = [
-    "ENV_START_TIMEOUT_S",
-    "ENV_STORE_MODE",
-    "DirectStore",
-    "OwnerConnector",
-    "ServiceStore",
-    "open_direct",
-    "open_service",
-    "open_store",
-    "store_mode",
-]
+__all__ = ["DirectStore", "OwnerConnector", "open_direct", "open_service", "open_store"]
 
 log = logging.getLogger("jupyter_mltrack.service.discovery")
 
-ENV_STORE_MODE = "MLTRACK_STORE_MODE"
-ENV_START_TIMEOUT_S = "MLTRACK_SERVICE_START_TIMEOUT_S"
-MODES = ("service", "direct")
 _LOG_ROTATE_BYTES = 1_000_000
 _MAX_SPAWNS = 5
 # Starts the service and exits at once, so that the service is nobody's child (no zombie,
@@ -77,18 +54,6 @@ _LAUNCHER = (
     "                         stderr=subprocess.STDOUT, start_new_session=True)\n"
     "print(p.pid)\n"
 )
-
-
-def store_mode() -> str:
-    """``MLTRACK_STORE_MODE``: ``"service"`` (default) or ``"direct"``."""
-    mode = (os.environ.get(ENV_STORE_MODE) or "service").strip().lower()
-    if mode not in MODES:
-        raise InvalidParameter(
-            f"{ENV_STORE_MODE}={mode!r} is not a store mode; use 'service' (the default: "
-            "share the store through its owner process) or 'direct' (open the file in this "
-            "process; nothing else may use the store meanwhile)."
-        )
-    return mode
 
 
 def open_store(uri: str) -> TrackingStore:
@@ -140,8 +105,6 @@ def open_direct(uri: str, paths: StorePaths | None = None) -> TrackingStore:
         lock.release()
         raise
     try:
-        from ..store.duckdb.service_ops import ingest_metric_table
-
         ingest_spool(paths.spool, lambda t, c, s: ingest_metric_table(store, t, c, s))
     except BaseException:
         store.close()
@@ -167,9 +130,17 @@ class OwnerConnector:
 
     def __init__(self, paths: StorePaths, *, start_timeout_s: float | None = None) -> None:
         self.paths = paths
-        self.start_timeout_s = start_timeout_s or _start_timeout()
+        self.start_timeout_s = start_timeout_s or service_start_timeout_s()
         self.info: dict[str, Any] = {}
         self._lock = threading.Lock()
+
+    @property
+    def store_path(self) -> Path:
+        return self.paths.store
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.paths.spool
 
     def find(self) -> str | None:
         """The endpoint of the live owner answering on its socket, else ``None``."""
@@ -301,14 +272,6 @@ def _service_command(paths: StorePaths) -> list[str]:
     return [sys.executable, "-m", "jupyter_mltrack.service", "--store", str(paths.store)]
 
 
-def _start_timeout() -> float:
-    text = os.environ.get(ENV_START_TIMEOUT_S)
-    try:
-        return float(text) if text else 10.0
-    except ValueError:
-        raise InvalidParameter(f"{ENV_START_TIMEOUT_S} must be a number, got {text!r}.") from None
-
-
 def _child_env() -> dict[str, str]:
     # The child must import this very package, also when it runs from a source checkout.
     env = dict(os.environ)
@@ -342,117 +305,6 @@ def _socket_denied(paths: StorePaths, info: LockInfo) -> StoreUnavailable:
         "user needs their own store; point MLTRACK_TRACKING_URI at a store you own.",
         path=str(paths.store),
     )
-
-
-class _OwnerTransport(Transport):
-    """A transport that follows the store to its next owner when the current one is gone."""
-
-    def __init__(self, connector: OwnerConnector, endpoint: str, timeout: float) -> None:
-        super().__init__(endpoint, timeout=timeout)
-        self.connector = connector
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Query = (),
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Response:
-        for attempt in range(3):
-            try:
-                return super().request(method, path, query=query, body=body, headers=headers)
-            except StoreUnavailable as exc:
-                if attempt == 2 or not _may_retry(method, path, headers, exc):
-                    raise
-                endpoint = self.connector.resolve()
-                if endpoint != self.endpoint:
-                    self.close()
-                    Transport.__init__(self, endpoint, timeout=self.timeout)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _may_retry(
-    method: str, path: str, headers: Mapping[str, str] | None, exc: StoreUnavailable
-) -> bool:
-    cause = exc.__cause__
-    if isinstance(cause, TimeoutError):
-        return False  # the owner is alive but busy: asking again only adds load
-    if isinstance(cause, ConnectionRefusedError | FileNotFoundError):
-        return True  # the request never reached an owner
-    if method in ("GET", "PATCH"):
-        return True
-    if path.endswith("/heartbeats"):
-        return True
-    return path.endswith("/metric-batches") and "X-Mltrack-Seq" in (headers or {})
-
-
-class ServiceStore(RemoteStore):
-    """The store of a local DuckDB file, served by its owner process.
-
-    ``spool`` is the client spool the tracking client commits metric batches through;
-    ``heartbeats`` keeps the runs this process created alive on the owner.
-    """
-
-    def __init__(self, uri: str, connector: OwnerConnector) -> None:
-        endpoint = connector.resolve()
-        super().__init__(uri, endpoint)
-        self.transport = _OwnerTransport(connector, endpoint, self.transport.timeout)
-        self.connector = connector
-        self.path = connector.paths.store
-        self.spool = ClientSpool(
-            connector.paths.spool, self._send_batch, send_many=self._send_chunks
-        )
-        interval = connector.info.get("heartbeat_s")
-        self.heartbeats = HeartbeatSender(
-            self._send_heartbeat,
-            lambda: self.spool.client_id,
-            float(interval) if isinstance(interval, int | float) else 5.0,
-        )
-
-    def _send_batch(self, table: Any, client_id: str, seq: int) -> None:
-        self.log_metric_table(table, client_id=client_id, seq=seq)
-
-    def _send_chunks(self, tables: list[Any], client_id: str, seq: int) -> None:
-        try:
-            self.post_metric_chunks(tables, client_id=client_id, seq=seq)
-        except InvalidParameter:
-            # an owner of an older version reads the framed body as one Arrow stream and
-            # rejects it: send the batches one by one (idempotent, so nothing doubles)
-            for i, table in enumerate(tables):
-                self._send_batch(table, client_id, seq + i)
-
-    def _send_heartbeat(self, client_id: str, pid: int, run_ids: Any) -> None:
-        self.heartbeat(client_id, pid, run_ids)
-
-    def create_run(
-        self,
-        experiment_id: str,
-        run_name: str,
-        start_time_ms: int,
-        user_id: str,
-        tags: dict[str, str],
-        parent_run_id: str | None,
-    ) -> Run:
-        run = super().create_run(
-            experiment_id, run_name, start_time_ms, user_id, tags, parent_run_id
-        )
-        self.heartbeats.add_run(run.info.run_id)
-        return run
-
-    def update_run(
-        self, run_id: str, status: str | None, end_time_ms: int | None, run_name: str | None
-    ) -> None:
-        super().update_run(run_id, status, end_time_ms, run_name)
-        if status == RunStatus.RUNNING:
-            self.heartbeats.add_run(run_id)
-        elif status in RunStatus.TERMINAL:
-            self.heartbeats.remove_run(run_id)
-
-    def close(self) -> None:
-        self.heartbeats.stop()
-        super().close()
 
 
 def open_service(uri: str, paths: StorePaths | None = None) -> ServiceStore:

@@ -26,7 +26,7 @@ from ..errors import InvalidParameter
 from ..store.arrow import METRIC_SCHEMA
 from ..store.duckdb import service_ops
 from ..store.duckdb.store import DuckDBStore
-from .spool import SpoolReport, ingest_spool
+from ..store.remote.spool import SpoolReport, ingest_spool
 
 __all__ = ["IngestStats", "Ingestor", "as_metric_table"]
 

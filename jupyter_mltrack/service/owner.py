@@ -38,13 +38,9 @@ __all__ = [
     "LockInfo",
     "OwnerLock",
     "StorePaths",
-    "local_store",
     "lock_is_held",
-    "pid_alive",
     "read_lock_info",
-    "register_local_store",
     "resolve_socket_path",
-    "unregister_local_store",
 ]
 
 #: Longest usable unix socket path in bytes (``sun_path`` minus its NUL): 107 on Linux.
@@ -192,24 +188,6 @@ def lock_is_held(paths: StorePaths) -> bool:
         os.close(fd)
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this host (a zombie does not)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs (macOS): it exists
-    fields = stat.rsplit(")", 1)[-1].split()
-    return not fields or fields[0] not in ("Z", "X")
-
-
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -353,27 +331,3 @@ def _permission_error(paths: StorePaths, exc: OSError) -> StoreUnavailable:
         "or point MLTRACK_TRACKING_URI at a store you own.",
         path=str(paths.store),
     )
-
-
-# Stores owned by this process (a Jupyter server, a direct-mode script), by path:
-# ``registry.get_store`` hands these out instead of connecting to our own socket.
-_local: dict[Path, Any] = {}
-_local_lock = threading.Lock()
-
-
-def register_local_store(path: Path, store: Any) -> None:
-    """Make ``get_store`` return ``store`` for the store file ``path`` in this process."""
-    with _local_lock:
-        _local[path] = store
-
-
-def unregister_local_store(path: Path, store: Any) -> None:
-    with _local_lock:
-        if _local.get(path) is store:
-            del _local[path]
-
-
-def local_store(path: Path) -> Any:
-    """The store this process owns for ``path``, or ``None``."""
-    with _local_lock:
-        return _local.get(path)

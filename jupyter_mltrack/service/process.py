@@ -42,9 +42,19 @@ import tornado.netutil
 import tornado.web
 
 from ..config import normalize_uri, resolve_duckdb_path
-from ..errors import InvalidParameter, MltrackError, StoreUnavailable
+from ..errors import MltrackError, StoreUnavailable
+from ..settings import (
+    DEFAULT_HEARTBEAT_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_RUN_TIMEOUT_S,
+    ENV_HEARTBEAT_S,
+    ENV_IDLE_TIMEOUT_S,
+    ENV_RUN_TIMEOUT_S,
+    env_seconds,
+)
 from ..store.duckdb.migrations import SCHEMA_VERSION
 from ..store.duckdb.store import DuckDBStore
+from ..store.schemes import register_local_store, unregister_local_store
 from .api import API_BASE, RouteSpec, make_handlers
 from .ingest import Ingestor
 from .liveness import Reaper
@@ -52,15 +62,10 @@ from .owner import (
     OwnerLock,
     StorePaths,
     read_lock_info,
-    register_local_store,
-    unregister_local_store,
 )
 from .readers import RoutedStore
 
 __all__ = [
-    "ENV_HEARTBEAT_S",
-    "ENV_IDLE_TIMEOUT_S",
-    "ENV_RUN_TIMEOUT_S",
     "OwnerSettings",
     "StoreOwner",
     "main",
@@ -70,27 +75,11 @@ __all__ = [
 
 log = logging.getLogger("jupyter_mltrack.service")
 
-ENV_HEARTBEAT_S = "MLTRACK_HEARTBEAT_S"
-ENV_RUN_TIMEOUT_S = "MLTRACK_RUN_TIMEOUT_S"
-ENV_IDLE_TIMEOUT_S = "MLTRACK_IDLE_TIMEOUT_S"
 
 #: Exit code of a service that could not open its store (the reason is in the lock file).
 EXIT_STORE_ERROR = 3
 #: Threads running store calls (API requests, ingest, the reaper) in an owner.
 STORE_THREADS = 8
-
-
-def _env_seconds(name: str, default: float) -> float:
-    text = os.environ.get(name)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidParameter(f"{name} must be a number of seconds, got {text!r}.") from None
-    if value <= 0:
-        raise InvalidParameter(f"{name} must be positive, got {text!r}.")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +90,9 @@ class OwnerSettings:
     third of ``run_timeout_s`` so that a live run is never reaped.
     """
 
-    run_timeout_s: float = 60.0
-    heartbeat_s: float = 5.0
-    idle_timeout_s: float | None = 300.0
+    run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
+    idle_timeout_s: float | None = DEFAULT_IDLE_TIMEOUT_S
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "heartbeat_s", min(self.heartbeat_s, self.run_timeout_s / 3))
@@ -112,9 +101,11 @@ class OwnerSettings:
     def from_env(cls, *, idle: bool = True) -> OwnerSettings:
         """From ``MLTRACK_RUN_TIMEOUT_S``, ``MLTRACK_HEARTBEAT_S``, ``MLTRACK_IDLE_TIMEOUT_S``."""
         return cls(
-            run_timeout_s=_env_seconds(ENV_RUN_TIMEOUT_S, 60.0),
-            heartbeat_s=_env_seconds(ENV_HEARTBEAT_S, 5.0),
-            idle_timeout_s=_env_seconds(ENV_IDLE_TIMEOUT_S, 300.0) if idle else None,
+            run_timeout_s=env_seconds(ENV_RUN_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S),
+            heartbeat_s=env_seconds(ENV_HEARTBEAT_S, DEFAULT_HEARTBEAT_S),
+            idle_timeout_s=(
+                env_seconds(ENV_IDLE_TIMEOUT_S, DEFAULT_IDLE_TIMEOUT_S) if idle else None
+            ),
         )
 
     @property
@@ -362,7 +353,7 @@ def start_store_owner(
     Takes the election lock, opens the store (migrating it), ingests leftover spool files,
     ends runs whose heartbeats stopped while no owner ran, binds the unix socket and starts
     the reaper. Call on the IOLoop thread. Returns ``None`` when another process owns the
-    store (use ``jupyter_mltrack.store.registry.get_store(uri)`` to be its client).
+    store (use ``jupyter_mltrack.store.schemes.get_store(uri)`` to be its client).
 
     Raises ``StoreLocked`` (naming the process) when a foreign program holds the DuckDB
     file, ``StoreUnavailable`` for an unusable lock file or socket path.

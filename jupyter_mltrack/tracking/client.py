@@ -17,10 +17,10 @@ from typing import Any
 from ..config import get_tracking_uri, normalize_uri
 from ..entities import Dataset, Experiment, Metric, MetricHistory, Param, Run, RunStatus, RunTag
 from ..errors import InvalidParameter, InvalidState
-from ..service.spool import spool_of
 from ..store.arrow import flat_to_table
 from ..store.base import MetricRow, SeriesRequest, TrackingStore
-from ..store.registry import get_store
+from ..store.remote.spool import spool_of
+from ..store.schemes import get_store
 from .artifact_client import ArtifactMethods
 from .buffer import MetricBuffer
 from .names import generate_run_name

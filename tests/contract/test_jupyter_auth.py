@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_mltrack.errors import RunNotFound
-from jupyter_mltrack.service.serialize import ARROW_CONTENT_TYPE
-from jupyter_mltrack.service.transport import Transport
 from jupyter_mltrack.store.remote import RemoteStore
+from jupyter_mltrack.store.remote.transport import Transport
+from jupyter_mltrack.store.remote.wire import ARROW_CONTENT_TYPE
 
 pytestmark = pytest.mark.slow
 

@@ -26,15 +26,15 @@ from jupyter_mltrack.errors import (
 from jupyter_mltrack.service.api import make_app
 from jupyter_mltrack.service.api_base import REQUEST_ID_HEADER
 from jupyter_mltrack.service.api_thread import ServerThread
-from jupyter_mltrack.service.serialize import (
+from jupyter_mltrack.store.arrow import METRIC_SCHEMA, rows_to_table
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
+from jupyter_mltrack.store.remote import RemoteStore
+from jupyter_mltrack.store.remote.transport import Response, Transport
+from jupyter_mltrack.store.remote.wire import (
     ARROW_CONTENT_TYPE,
     FRAMES_CONTENT_TYPE,
     table_to_ipc,
 )
-from jupyter_mltrack.service.transport import Response, Transport
-from jupyter_mltrack.store.arrow import METRIC_SCHEMA, rows_to_table
-from jupyter_mltrack.store.duckdb.store import DuckDBStore
-from jupyter_mltrack.store.remote import RemoteStore
 
 API = "/mltrack/api/v1"
 

@@ -6,8 +6,8 @@ import pytest
 from service_support import ServiceEnv, kill_pid, sql_rows, wait_gone
 
 from jupyter_mltrack.errors import StoreUnavailable
-from jupyter_mltrack.service.spool import CORRUPT_DIR, ClientSpool
-from jupyter_mltrack.store.registry import close_all_stores, get_store
+from jupyter_mltrack.store.remote.spool import CORRUPT_DIR, ClientSpool
+from jupyter_mltrack.store.schemes import close_all_stores, get_store
 from jupyter_mltrack.tracking.client import TrackingClient
 
 

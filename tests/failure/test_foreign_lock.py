@@ -6,7 +6,7 @@ import pytest
 from service_support import ServiceEnv
 
 from jupyter_mltrack.errors import StoreLocked
-from jupyter_mltrack.store.registry import get_store
+from jupyter_mltrack.store.schemes import get_store
 
 
 def test_store_held_by_a_duckdb_shell_names_the_holder_through_the_service(

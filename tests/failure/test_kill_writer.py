@@ -7,7 +7,7 @@ import time
 
 from service_support import ServiceEnv, sql_rows
 
-from jupyter_mltrack.service.spool import parse_client_id
+from jupyter_mltrack.store.remote.spool import parse_client_id
 
 
 def _read_until(proc, prefix: bytes, timeout: float = 60) -> bytes:

@@ -25,7 +25,7 @@ import nbformat
 import pytest
 from service_support import REPO, kill_pid, process_gone, service_pids, wait_gone
 
-from jupyter_mltrack.service.serialize import ipc_to_table
+from jupyter_mltrack.store.remote.wire import ipc_to_table
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ from service_support import ServiceEnv, service_env_fixture, service_pids  # noq
 from jupyter_mltrack.service.api_thread import ServerThread
 from jupyter_mltrack.service.process import OwnerSettings, StoreOwner, start_store_owner
 from jupyter_mltrack.store.duckdb.store import DuckDBStore
-from jupyter_mltrack.store.registry import get_store
 from jupyter_mltrack.store.remote.store import RemoteStore
+from jupyter_mltrack.store.schemes import get_store
 
 T = TypeVar("T")
 SETTINGS = OwnerSettings(run_timeout_s=2.0, heartbeat_s=0.5, idle_timeout_s=None)

@@ -16,9 +16,9 @@ import pyarrow as pa
 import pytest
 
 from jupyter_mltrack.errors import StoreUnavailable
-from jupyter_mltrack.service import liveness, owner
+from jupyter_mltrack.service import liveness
 from jupyter_mltrack.service.ingest import Ingestor
-from jupyter_mltrack.service.liveness import HeartbeatSender, Reaper
+from jupyter_mltrack.service.liveness import Reaper
 from jupyter_mltrack.service.owner import (
     SOCKET_PATH_MAX,
     OwnerLock,
@@ -26,16 +26,18 @@ from jupyter_mltrack.service.owner import (
     lock_is_held,
     read_lock_info,
 )
-from jupyter_mltrack.service.spool import (
+from jupyter_mltrack.store import schemes
+from jupyter_mltrack.store.arrow import METRIC_SCHEMA, rows_to_table
+from jupyter_mltrack.store.duckdb import service_ops
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
+from jupyter_mltrack.store.remote.heartbeats import HeartbeatSender
+from jupyter_mltrack.store.remote.spool import (
     CORRUPT_DIR,
     ClientSpool,
     ingest_spool,
     parse_client_id,
     read_spool_file,
 )
-from jupyter_mltrack.store.arrow import METRIC_SCHEMA, rows_to_table
-from jupyter_mltrack.store.duckdb import service_ops
-from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
 V1 = Path(__file__).parent.parent / "data" / "store_v1.duckdb.gz"
 
@@ -345,7 +347,7 @@ def test_ingest_spool_takes_every_file_once_and_quarantines_bad_ones(
     ingestor = Ingestor(store, root)
     ingestor.ingest(read_spool_file(good1)[0], spool.client_id, 1)  # acked, not yet removed
 
-    with caplog.at_level("WARNING", logger="jupyter_mltrack.service.spool"):
+    with caplog.at_level("WARNING", logger="jupyter_mltrack.store.remote.spool"):
         report = ingestor.ingest_spool()
     assert (report.files, report.rows, report.duplicates) == (2, 10, 1)
     assert [r.getMessage().count(str(bad)) for r in caplog.records] == [1]
@@ -433,12 +435,12 @@ def test_heartbeat_sender_beats_for_its_runs_only(tmp_path: Path) -> None:
 def test_local_store_registry(tmp_path: Path) -> None:
     path = tmp_path / "x.duckdb"
     marker = object()
-    owner.register_local_store(path, marker)
-    assert owner.local_store(path) is marker
-    owner.unregister_local_store(path, object())  # not the registered one: kept
-    assert owner.local_store(path) is marker
-    owner.unregister_local_store(path, marker)
-    assert owner.local_store(path) is None
+    schemes.register_local_store(path, marker)
+    assert schemes.local_store(path) is marker
+    schemes.unregister_local_store(path, object())  # not the registered one: kept
+    assert schemes.local_store(path) is marker
+    schemes.unregister_local_store(path, marker)
+    assert schemes.local_store(path) is None
 
 
 # ------------------------------------------------- permission errors (injected)
@@ -476,7 +478,8 @@ def test_another_users_lock_file_is_a_clear_error(
 def test_another_users_socket_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jupyter_mltrack.service import discovery, transport
+    from jupyter_mltrack.service import discovery
+    from jupyter_mltrack.store.remote import transport
 
     paths = StorePaths.for_store(tmp_path / "store.duckdb")
     lock = OwnerLock.try_acquire(paths, "service")
@@ -532,7 +535,7 @@ def test_an_older_owner_gets_the_batches_one_by_one() -> None:
     from types import SimpleNamespace
 
     from jupyter_mltrack.errors import InvalidParameter
-    from jupyter_mltrack.service.discovery import ServiceStore
+    from jupyter_mltrack.store.remote.service_store import ServiceStore
 
     sent: list[int] = []
 

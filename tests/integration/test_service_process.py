@@ -22,8 +22,8 @@ from service_support import (
 
 from jupyter_mltrack.errors import StoreLocked, StoreUnavailable
 from jupyter_mltrack.service import discovery
-from jupyter_mltrack.service.discovery import ServiceStore
-from jupyter_mltrack.store.registry import close_all_stores, get_store
+from jupyter_mltrack.store.remote.service_store import ServiceStore
+from jupyter_mltrack.store.schemes import close_all_stores, get_store
 from jupyter_mltrack.tracking.client import TrackingClient
 
 CREATE_EXPERIMENT = (

@@ -22,7 +22,11 @@ import pyarrow as pa
 
 from ...entities import Dataset, Experiment, MetricHistory, Run
 from ...errors import InvalidParameter
-from ...service.serialize import (
+from ...settings import API_BASE
+from ..arrow import detached_relation
+from ..base import MetricRow, RunPage, SeriesRequest, TrackingStore
+from .transport import Query, Transport
+from .wire import (
     ARROW_CONTENT_TYPE,
     FRAMES_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
@@ -36,13 +40,9 @@ from ...service.serialize import (
     table_to_ipc,
     unframe_tables,
 )
-from ...service.transport import Query, Transport
-from ..arrow import detached_relation
-from ..base import MetricRow, RunPage, SeriesRequest, TrackingStore
 
 __all__ = ["API_BASE", "RemoteStore", "remote_store_factory"]
 
-API_BASE = "/mltrack/api/v1"
 _RUNS_ARROW_TABLES = ("runs", "params", "metrics", "tags")
 _JSON = {"Content-Type": JSON_CONTENT_TYPE}
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from ..errors import InvalidParameter, MltrackError, StoreUnavailable
+from ...errors import InvalidParameter, MltrackError, StoreUnavailable
 
 __all__ = ["Response", "Transport", "UnixHTTPConnection"]
 

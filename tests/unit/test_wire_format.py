@@ -22,7 +22,7 @@ from jupyter_mltrack.entities import (
     RunInputs,
 )
 from jupyter_mltrack.errors import InvalidParameter
-from jupyter_mltrack.service.serialize import (
+from jupyter_mltrack.store.remote.wire import (
     dataset_from_dict,
     dataset_to_dict,
     decode_float,

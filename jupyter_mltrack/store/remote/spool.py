@@ -29,8 +29,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import StoreUnavailable
-from ..store.arrow import METRIC_SCHEMA, flat_to_table
+from ...errors import StoreUnavailable
+from ..arrow import METRIC_SCHEMA, flat_to_table
 
 __all__ = [
     "CORRUPT_DIR",
@@ -45,7 +45,7 @@ __all__ = [
     "spool_of",
 ]
 
-log = logging.getLogger("jupyter_mltrack.service.spool")
+log = logging.getLogger("jupyter_mltrack.store.remote.spool")
 
 CORRUPT_DIR = "corrupt"
 _SUFFIX = ".arrow"
@@ -405,7 +405,7 @@ def _quarantine(root: Path, path: Path, why: str) -> Path:
 def _remove_if_gone(directory: Path) -> None:
     parsed = parse_client_id(directory.name)
     if parsed is not None and parsed[0] == socket.gethostname():
-        from .owner import pid_alive
+        from ..._proc import pid_alive
 
         if pid_alive(parsed[1]):
             return  # a live client writes here again

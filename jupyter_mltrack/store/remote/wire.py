@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..entities import (
+from ...entities import (
     Dataset,
     DatasetInput,
     Experiment,
@@ -37,8 +37,8 @@ from ..entities import (
     RunInfo,
     RunInputs,
 )
-from ..errors import InvalidParameter
-from ..store.base import MetricRow
+from ...errors import InvalidParameter
+from ..base import MetricRow
 
 __all__ = [
     "ARROW_CONTENT_TYPE",

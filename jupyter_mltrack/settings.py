@@ -1,0 +1,134 @@
+"""Every setting read from the environment, and the constants shared across layers.
+
+One module, so that each ``MLTRACK_*`` variable is named, parsed and validated once and
+the docs can list them from here (docs/configuration.md). Functions read the
+environment at call time (tests and notebooks change it); nothing is cached.
+
+This module is at the bottom of the package: it imports only :mod:`.errors`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import InvalidParameter
+
+__all__ = [
+    "API_BASE",
+    "DEFAULT_HEARTBEAT_S",
+    "DEFAULT_IDLE_TIMEOUT_S",
+    "DEFAULT_RUN_TIMEOUT_S",
+    "ENV_EXPERIMENT_ID",
+    "ENV_EXPERIMENT_NAME",
+    "ENV_HEARTBEAT_S",
+    "ENV_IDLE_TIMEOUT_S",
+    "ENV_RUN_TIMEOUT_S",
+    "ENV_START_TIMEOUT_S",
+    "ENV_STORE_MODE",
+    "ENV_SYSTEM_METRICS",
+    "ENV_SYSTEM_METRICS_INTERVAL_S",
+    "ENV_TRACEBACK",
+    "ENV_TRACKING_URI",
+    "MAX_RESULTS_PAGE",
+    "STORE_MODES",
+    "env_seconds",
+    "experiment_id_from_env",
+    "experiment_name_from_env",
+    "full_traceback",
+    "service_start_timeout_s",
+    "store_mode",
+    "system_metrics_enabled",
+    "system_metrics_interval_s",
+    "tracking_uri_from_env",
+]
+
+#: Path prefix of the store API (the local service, the Jupyter server extension).
+API_BASE = "/mltrack/api/v1"
+#: Most runs one search page returns (``max_results`` above it is capped per page).
+MAX_RESULTS_PAGE = 10_000
+
+DEFAULT_HEARTBEAT_S = 5.0
+DEFAULT_RUN_TIMEOUT_S = 60.0
+DEFAULT_IDLE_TIMEOUT_S = 300.0
+DEFAULT_START_TIMEOUT_S = 10.0
+DEFAULT_SYSTEM_METRICS_INTERVAL_S = 10.0
+
+ENV_TRACKING_URI = "MLTRACK_TRACKING_URI"
+ENV_STORE_MODE = "MLTRACK_STORE_MODE"
+ENV_START_TIMEOUT_S = "MLTRACK_SERVICE_START_TIMEOUT_S"
+ENV_HEARTBEAT_S = "MLTRACK_HEARTBEAT_S"
+ENV_RUN_TIMEOUT_S = "MLTRACK_RUN_TIMEOUT_S"
+ENV_IDLE_TIMEOUT_S = "MLTRACK_IDLE_TIMEOUT_S"
+ENV_EXPERIMENT_NAME = "MLTRACK_EXPERIMENT_NAME"
+ENV_EXPERIMENT_ID = "MLTRACK_EXPERIMENT_ID"
+ENV_SYSTEM_METRICS = "MLTRACK_ENABLE_SYSTEM_METRICS"
+ENV_SYSTEM_METRICS_INTERVAL_S = "MLTRACK_SYSTEM_METRICS_INTERVAL_S"
+ENV_TRACEBACK = "MLTRACK_TRACEBACK"
+
+STORE_MODES = ("service", "direct")
+
+
+def _text(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def tracking_uri_from_env() -> str | None:
+    """``MLTRACK_TRACKING_URI`` as given (not normalized), or ``None``."""
+    return _text(ENV_TRACKING_URI)
+
+
+def store_mode() -> str:
+    """``MLTRACK_STORE_MODE``: ``"service"`` (default) or ``"direct"``."""
+    mode = (_text(ENV_STORE_MODE) or "service").lower()
+    if mode not in STORE_MODES:
+        raise InvalidParameter(
+            f"{ENV_STORE_MODE}={mode!r} is not a store mode; use 'service' (the default: "
+            "share the store through its owner process) or 'direct' (open the file in this "
+            "process; nothing else may use the store meanwhile)."
+        )
+    return mode
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the variable ``name``, else ``default``."""
+    text = _text(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidParameter(f"{name} must be a number of seconds, got {text!r}.") from None
+    if not value > 0:  # also rejects NaN
+        raise InvalidParameter(f"{name} must be a positive number of seconds, got {text!r}.")
+    return value
+
+
+def service_start_timeout_s() -> float:
+    """``MLTRACK_SERVICE_START_TIMEOUT_S``: how long a client waits for a new owner."""
+    return env_seconds(ENV_START_TIMEOUT_S, DEFAULT_START_TIMEOUT_S)
+
+
+def system_metrics_enabled() -> bool:
+    """``MLTRACK_ENABLE_SYSTEM_METRICS=true``: log system metrics in every run."""
+    return (_text(ENV_SYSTEM_METRICS) or "").lower() == "true"
+
+
+def system_metrics_interval_s() -> float:
+    """``MLTRACK_SYSTEM_METRICS_INTERVAL_S`` (default 10)."""
+    return env_seconds(ENV_SYSTEM_METRICS_INTERVAL_S, DEFAULT_SYSTEM_METRICS_INTERVAL_S)
+
+
+def experiment_name_from_env() -> str | None:
+    """``MLTRACK_EXPERIMENT_NAME``: the experiment of runs started without one."""
+    return _text(ENV_EXPERIMENT_NAME)
+
+
+def experiment_id_from_env() -> str | None:
+    """``MLTRACK_EXPERIMENT_ID``: the experiment of runs started without one."""
+    return _text(ENV_EXPERIMENT_ID)
+
+
+def full_traceback() -> bool:
+    """``MLTRACK_TRACEBACK=full``: show whole tracebacks of our errors in notebooks."""
+    return (_text(ENV_TRACEBACK) or "").lower() == "full"
