@@ -24,6 +24,7 @@ __all__ = [
     "RunData",
     "RunInfo",
     "RunInputs",
+    "RunOutputs",
     "RunStatus",
     "RunTag",
 ]
@@ -64,12 +65,40 @@ class Experiment:
         return self.last_update_time_ms
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Metric:
+    """One metric point: ``Metric(key, value, timestamp, step)`` as in MLflow.
+
+    The time is stored as ``timestamp_ms``; ``timestamp`` is MLflow's name for it, accepted
+    as a keyword too (``Metric(key="loss", value=0.5, timestamp=t, step=3)``).
+    """
+
     key: str
     value: float
     timestamp_ms: int
     step: int
+
+    def __init__(
+        self,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+        *,
+        timestamp_ms: int | None = None,
+    ) -> None:
+        if (timestamp is None) == (timestamp_ms is None):
+            raise TypeError(
+                "Metric() needs exactly one of timestamp (MLflow's name) or timestamp_ms, "
+                "in integer milliseconds since the epoch."
+            )
+        if step is None:
+            raise TypeError("Metric() missing required argument: 'step'")
+        setattr_ = object.__setattr__
+        setattr_(self, "key", key)
+        setattr_(self, "value", value)
+        setattr_(self, "timestamp_ms", timestamp if timestamp_ms is None else timestamp_ms)
+        setattr_(self, "step", step)
 
     @property
     def timestamp(self) -> int:
@@ -147,10 +176,40 @@ class RunInputs:
 
 
 @dataclass(frozen=True, slots=True)
+class RunOutputs:
+    """What a run produced; ``model_outputs`` stays empty until logged models land."""
+
+    model_outputs: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
     info: RunInfo
     data: RunData
     inputs: RunInputs = field(default_factory=RunInputs)
+
+    @property
+    def outputs(self) -> RunOutputs:
+        return RunOutputs()
+
+    # MLflow's Run keeps its parts in ``_info``/``_data``/``_inputs``/``_outputs``, and
+    # MLflow's own examples read them (``run._info.run_id``); these aliases keep such code
+    # working.
+    @property
+    def _info(self) -> RunInfo:
+        return self.info
+
+    @property
+    def _data(self) -> RunData:
+        return self.data
+
+    @property
+    def _inputs(self) -> RunInputs:
+        return self.inputs
+
+    @property
+    def _outputs(self) -> RunOutputs:
+        return self.outputs
 
 
 @dataclass(frozen=True, slots=True)
