@@ -40,6 +40,10 @@ __all__ = [
 ]
 
 
+#: ``MLTRACK_TRACEBACK=full`` shows whole tracebacks of our errors in notebooks. (Read here,
+#: not in :mod:`.settings`, because settings depends on this module.)
+ENV_TRACEBACK = "MLTRACK_TRACEBACK"
+
 class MltrackError(Exception):
     """Base of every error raised by jupyter-mltrack."""
 
@@ -56,9 +60,7 @@ class MltrackError(Exception):
 
         Set ``MLTRACK_TRACEBACK=full`` to see the whole traceback instead.
         """
-        from .settings import full_traceback  # settings imports this module
-
-        if full_traceback():
+        if os.environ.get(ENV_TRACEBACK, "").strip().lower() == "full":
             return traceback.format_exception(type(self), self, self.__traceback__)
         return [
             f"{type(self).__name__}: {self.message}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import InvalidParameter
+from .errors import ENV_TRACEBACK, InvalidParameter
 
 __all__ = [
     "API_BASE",
@@ -30,11 +30,11 @@ __all__ = [
     "ENV_TRACEBACK",
     "ENV_TRACKING_URI",
     "MAX_RESULTS_PAGE",
+    "SEARCH_LIMIT",
     "STORE_MODES",
     "env_seconds",
     "experiment_id_from_env",
     "experiment_name_from_env",
-    "full_traceback",
     "service_start_timeout_s",
     "store_mode",
     "system_metrics_enabled",
@@ -44,8 +44,10 @@ __all__ = [
 
 #: Path prefix of the store API (the local service, the Jupyter server extension).
 API_BASE = "/mltrack/api/v1"
-#: Most runs one search page returns (``max_results`` above it is capped per page).
+#: Runs per page when a caller pages through every match (fluent search, the CLI).
 MAX_RESULTS_PAGE = 10_000
+#: Most runs one search returns when the caller sets no ``max_results``.
+SEARCH_LIMIT = 100_000
 
 DEFAULT_HEARTBEAT_S = 5.0
 DEFAULT_RUN_TIMEOUT_S = 60.0
@@ -63,7 +65,6 @@ ENV_EXPERIMENT_NAME = "MLTRACK_EXPERIMENT_NAME"
 ENV_EXPERIMENT_ID = "MLTRACK_EXPERIMENT_ID"
 ENV_SYSTEM_METRICS = "MLTRACK_ENABLE_SYSTEM_METRICS"
 ENV_SYSTEM_METRICS_INTERVAL_S = "MLTRACK_SYSTEM_METRICS_INTERVAL_S"
-ENV_TRACEBACK = "MLTRACK_TRACEBACK"
 
 STORE_MODES = ("service", "direct")
 
@@ -128,7 +129,3 @@ def experiment_id_from_env() -> str | None:
     """``MLTRACK_EXPERIMENT_ID``: the experiment of runs started without one."""
     return _text(ENV_EXPERIMENT_ID)
 
-
-def full_traceback() -> bool:
-    """``MLTRACK_TRACEBACK=full``: show whole tracebacks of our errors in notebooks."""
-    return (_text(ENV_TRACEBACK) or "").lower() == "full"

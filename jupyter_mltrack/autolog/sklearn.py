@@ -158,7 +158,7 @@ def _fit_and_log(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    import jupyter_mltrack as mt
+    from ..tracking import fluent as mt
 
     problems = _Problems(options.silent)
     cls = type(estimator)

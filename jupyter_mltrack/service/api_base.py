@@ -19,7 +19,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.client import responses
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
@@ -30,6 +30,7 @@ import tornado.web
 from ..errors import InvalidParameter, MltrackError
 from ..store.base import TrackingStore
 from ..store.remote.wire import ARROW_CONTENT_TYPE, JSON_CONTENT_TYPE, dumps, loads, table_to_ipc
+from ..tracking.core import TrackingCore
 
 __all__ = [
     "REQUEST_ID_HEADER",
@@ -66,9 +67,11 @@ _HTTP_CODES = {
 class ApiContext:
     """The collaborators of every handler, passed as the route's init kwarg ``api``.
 
-    Store calls run on ``executor`` (one thread per store: DuckDB serializes on its
-    connection anyway, and the IOLoop stays free for ``/info`` and heartbeats).
-    ``info`` and ``heartbeat`` run on the IOLoop thread and must not block.
+    Handlers never touch a store: :meth:`run` hands them the validating
+    :class:`~jupyter_mltrack.tracking.core.TrackingCore` of the current store (one per
+    store, kept here), so every write is checked as it is from a notebook. Store calls run
+    on ``executor`` (the IOLoop stays free for ``/info`` and heartbeats). ``info`` and
+    ``heartbeat`` run on the IOLoop thread and must not block.
     """
 
     store_provider: Callable[[], TrackingStore]
@@ -77,12 +80,20 @@ class ApiContext:
     heartbeat: Heartbeat
     info: Info
     ingest_many: IngestMany | None = None
+    _cores: dict[int, TrackingCore] = field(default_factory=dict)
 
-    async def run(self, fn: Callable[[TrackingStore], T]) -> T:
-        """``fn(store)`` on the store executor."""
-        provider = self.store_provider
+    def core(self) -> TrackingCore:
+        """The validating core over the store the provider returns now."""
+        store = self.store_provider()
+        core = self._cores.get(id(store))
+        if core is None or core.store is not store:
+            core = self._cores[id(store)] = TrackingCore(store)
+        return core
+
+    async def run(self, fn: Callable[[TrackingCore], T]) -> T:
+        """``fn(core)`` on the store executor."""
         return await asyncio.get_running_loop().run_in_executor(
-            self.executor, lambda: fn(provider())
+            self.executor, lambda: fn(self.core())
         )
 
 
@@ -175,17 +186,17 @@ class ApiHandler(tornado.web.RequestHandler):
         else:
             self.finish(body)
 
-    async def answer(self, fn: Callable[[TrackingStore], Any]) -> None:
-        """Reply with ``fn(store)`` as JSON, computed and encoded on the store executor."""
-        self.reply(await self.api.run(lambda store: dumps(fn(store))))
+    async def answer(self, fn: Callable[[TrackingCore], Any]) -> None:
+        """Reply with ``fn(core)`` as JSON, computed and encoded on the store executor."""
+        self.reply(await self.api.run(lambda core: dumps(fn(core))))
 
-    async def done(self, fn: Callable[[TrackingStore], None]) -> None:
-        """Run ``fn(store)`` on the store executor and reply ``{}``."""
+    async def done(self, fn: Callable[[TrackingCore], None]) -> None:
+        """Run ``fn(core)`` on the store executor and reply ``{}``."""
         await self.api.run(fn)
         self.reply(b"{}")
 
-    async def answer_table(self, fn: Callable[[TrackingStore], pa.Table]) -> None:
-        """Reply with ``fn(store)`` as one Arrow IPC stream."""
+    async def answer_table(self, fn: Callable[[TrackingCore], pa.Table]) -> None:
+        """Reply with ``fn(core)`` as one Arrow IPC stream."""
         self.reply(await self.api.run(lambda s: table_to_ipc(fn(s))), ARROW_CONTENT_TYPE)
 
     # -------------------------------------------------------------------- errors

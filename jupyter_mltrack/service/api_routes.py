@@ -1,19 +1,22 @@
 """The handlers of the store API, one class per path (wire protocol: docs/service-design.md).
 
-Each verb parses its request on the IOLoop, runs the store call (and the encoding of
-the answer) on the store executor via :meth:`ApiHandler.answer`, and raises on error;
-:mod:`.api_base` turns exceptions into responses.
+Each verb parses its request on the IOLoop, runs the call (and the encoding of the
+answer) on the store executor via :meth:`ApiHandler.answer`, and raises on error;
+:mod:`.api_base` turns exceptions into responses. Every call goes through the validating
+:class:`~jupyter_mltrack.tracking.core.TrackingCore` (``c`` below), never to a store
+directly: what a remote client sends is checked exactly as a notebook's call is.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
 
 from ..errors import InvalidParameter
 from ..store.arrow import METRIC_SCHEMA
-from ..store.base import SeriesRequest, TrackingStore
+from ..store.base import RunQuery, SeriesRequest
 from ..store.remote.wire import (
     FRAMES_CONTENT_TYPE,
     dataset_from_dict,
@@ -23,9 +26,11 @@ from ..store.remote.wire import (
     get_field,
     ipc_to_table,
     metric_rows_from_json,
+    run_query_from_params,
     run_to_dict,
     unframe_tables,
 )
+from ..tracking.core import TrackingCore
 from .api_base import ApiHandler
 
 __all__ = ["ROUTES"]
@@ -68,15 +73,15 @@ class ExperimentsHandler(ApiHandler):
         name = get_field(body, "name", str)
         location = get_field(body, "artifact_location", str, required=False)
         tags = _str_map(body, "tags")
-        await self.answer(lambda s: {"experiment_id": s.create_experiment(name, location, tags)})
+        await self.answer(lambda c: {"experiment_id": c.create_experiment(name, location, tags)})
 
     async def get(self) -> None:
         view = self.query("view_type", "ACTIVE_ONLY") or "ACTIVE_ONLY"
         like, limit = self.query("name_like"), self.query_number("max_results", int)
         await self.answer(
-            lambda s: {
+            lambda c: {
                 "experiments": [
-                    experiment_to_dict(e) for e in s.search_experiments(view, like, limit)
+                    experiment_to_dict(e) for e in c.search_experiments(view, limit, like)
                 ]
             }
         )
@@ -86,8 +91,8 @@ class ExperimentByNameHandler(ApiHandler):
     async def get(self) -> None:
         name = self.required_query("name")
 
-        def find(s: TrackingStore) -> dict[str, Any]:
-            exp = s.get_experiment_by_name(name)
+        def find(c: TrackingCore) -> dict[str, Any]:
+            exp = c.get_experiment_by_name(name)
             return {"experiment": experiment_to_dict(exp) if exp else None}
 
         await self.answer(find)
@@ -95,57 +100,53 @@ class ExperimentByNameHandler(ApiHandler):
 
 class ExperimentHandler(ApiHandler):
     async def get(self, experiment_id: str) -> None:
-        await self.answer(lambda s: experiment_to_dict(s.get_experiment(experiment_id)))
+        await self.answer(lambda c: experiment_to_dict(c.get_experiment(experiment_id)))
 
     async def patch(self, experiment_id: str) -> None:
         body = self.json_body()
         name, stage = get_field(body, "name", str, required=False), _stage(body)
         tags = _str_map(body, "tags")
 
-        def update(s: TrackingStore) -> None:
+        def update(c: TrackingCore) -> None:
             if stage == "deleted":
-                s.delete_experiment(experiment_id)
+                c.delete_experiment(experiment_id)
             elif stage == "active":
-                s.restore_experiment(experiment_id)
+                c.restore_experiment(experiment_id)
             if name is not None:
-                s.rename_experiment(experiment_id, name)
+                c.rename_experiment(experiment_id, name)
             if tags:
-                s.set_experiment_tags(experiment_id, tags)
+                c.set_experiment_tags(experiment_id, tags)
             if stage is None and name is None and not tags:
-                s.get_experiment(experiment_id)  # an empty PATCH still 404s on a bad id
+                c.get_experiment(experiment_id)  # an empty PATCH still 404s on a bad id
 
         await self.done(update)
 
 
-def _search_args(h: ApiHandler) -> tuple[list[str], str, str, int | None, list[str]]:
-    """``search_runs`` arguments from the query of ``GET /runs`` and ``GET /runs.arrow``."""
-    return (
-        h.query_list("experiment_ids"),
-        h.query("filter", "") or "",
-        h.query("view_type", "ACTIVE_ONLY") or "ACTIVE_ONLY",
-        h.query_number("max_results", int),
-        h.query_list("order_by"),
-    )
+def _run_query(h: ApiHandler) -> RunQuery:
+    """The :class:`RunQuery` of ``GET /runs`` and ``GET /runs.arrow``."""
+    return run_query_from_params(h.query_list, lambda name: h.query_number(name, int))
 
 
 class RunsHandler(ApiHandler):
     async def post(self) -> None:
         body = self.json_body()
-        args = (
-            get_field(body, "experiment_id", str),
-            get_field(body, "run_name", str),
-            get_field(body, "start_time_ms", int),
-            get_field(body, "user_id", str),
-            _str_map(body, "tags"),
-            get_field(body, "parent_run_id", str, required=False),
+        experiment_id = get_field(body, "experiment_id", str)
+        run_name = get_field(body, "run_name", str)
+        start = get_field(body, "start_time_ms", int)
+        user_id = get_field(body, "user_id", str)
+        tags = _str_map(body, "tags")
+        parent = get_field(body, "parent_run_id", str, required=False)
+        await self.answer(
+            lambda c: run_to_dict(
+                c.create_run_as(experiment_id, run_name, start, user_id, tags, parent)
+            )
         )
-        await self.answer(lambda s: run_to_dict(s.create_run(*args)))
 
     async def get(self) -> None:
-        args, token = _search_args(self), self.query("page_token") or None
+        query = _run_query(self)
 
-        def search(s: TrackingStore) -> dict[str, Any]:
-            page = s.search_runs(*args, token)
+        def search(c: TrackingCore) -> dict[str, Any]:
+            page = c.search_page(query)
             return {
                 "runs": [run_to_dict(r) for r in page.runs],
                 "next_page_token": page.next_page_token,
@@ -156,10 +157,10 @@ class RunsHandler(ApiHandler):
 
 class RunsArrowHandler(ApiHandler):
     async def get(self) -> None:
-        args = _search_args(self)
+        query = replace(_run_query(self), page_token=None)
 
-        def search(s: TrackingStore) -> bytes:
-            tables = s.search_runs_arrow(*args)
+        def search(c: TrackingCore) -> bytes:
+            tables = c.search_tables(query)
             return frame_tables([tables[name] for name in RUNS_ARROW_TABLES])
 
         self.reply(await self.api.run(search), FRAMES_CONTENT_TYPE)
@@ -167,7 +168,7 @@ class RunsArrowHandler(ApiHandler):
 
 class RunHandler(ApiHandler):
     async def get(self, run_id: str) -> None:
-        await self.answer(lambda s: run_to_dict(s.get_run(run_id)))
+        await self.answer(lambda c: run_to_dict(c.get_run(run_id)))
 
     async def patch(self, run_id: str) -> None:
         body = self.json_body()
@@ -175,21 +176,21 @@ class RunHandler(ApiHandler):
         end = get_field(body, "end_time_ms", int, required=False)
         name, stage = get_field(body, "run_name", str, required=False), _stage(body)
 
-        def update(s: TrackingStore) -> None:
+        def update(c: TrackingCore) -> None:
             if stage == "deleted":
-                s.delete_run(run_id)
+                c.delete_run(run_id)
             elif stage == "active":
-                s.restore_run(run_id)
+                c.restore_run(run_id)
             if stage is None or status is not None or end is not None or name is not None:
-                s.update_run(run_id, status, end, name)
+                c.update_run(run_id, status, name, end)
 
         await self.done(update)
 
 
 class RunStateHandler(ApiHandler):
     async def get(self, run_id: str) -> None:
-        def state(s: TrackingStore) -> dict[str, str]:
-            status, stage = s.run_state(run_id)
+        def state(c: TrackingCore) -> dict[str, str]:
+            status, stage = c.store.run_state(c.check_id(run_id))
             return {"status": status, "lifecycle_stage": stage}
 
         await self.answer(state)
@@ -197,7 +198,7 @@ class RunStateHandler(ApiHandler):
 
 class RunTagHandler(ApiHandler):
     async def delete(self, run_id: str, key: str) -> None:
-        await self.done(lambda s: s.delete_tag(run_id, key))
+        await self.done(lambda c: c.delete_tag(run_id, key))
 
 
 class RunInputsHandler(ApiHandler):
@@ -208,13 +209,13 @@ class RunInputsHandler(ApiHandler):
             if not (isinstance(item, list) and len(item) == 2):
                 raise InvalidParameter(f"datasets[{i}] must be [dataset, tags].")
             datasets.append((dataset_from_dict(item[0]), _str_map({"tags": item[1]}, "tags")))
-        await self.done(lambda s: s.log_inputs(run_id, datasets))
+        await self.done(lambda c: c.log_inputs(run_id, datasets))
 
 
 class MetricHistoryHandler(ApiHandler):
     async def get(self, run_id: str, key: str) -> None:
-        def history(s: TrackingStore) -> pa.Table:
-            h = s.get_metric_history(run_id, key)
+        def history(c: TrackingCore) -> pa.Table:
+            h = c.get_metric_history(run_id, key)
             return pa.table(
                 {
                     "step": pa.array(h.steps, pa.int64()),
@@ -231,7 +232,7 @@ class BatchHandler(ApiHandler):
         body = self.json_body()
         metrics = metric_rows_from_json(body.get("metrics") or [])
         params, tags = _triples(body, "params"), _triples(body, "tags")
-        await self.done(lambda s: s.log_batch(metrics, params, tags))
+        await self.done(lambda c: c.log_rows(metrics, params, tags))
 
 
 class MetricBatchHandler(ApiHandler):
@@ -241,21 +242,26 @@ class MetricBatchHandler(ApiHandler):
         body = self.request.body
         content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
         if content_type == FRAMES_CONTENT_TYPE:
-            await self.answer(lambda _: self._ingest_frames(body, client_id, _seq(seq_text)))
+            await self.answer(lambda c: self._ingest_frames(c, body, client_id, _seq(seq_text)))
             return
 
-        def ingest(_: TrackingStore) -> dict[str, Any]:
+        def ingest(c: TrackingCore) -> dict[str, Any]:
             table = ipc_to_table(body)
             meta = table.schema.metadata or {}
             cid = client_id or (meta[b"client_id"].decode() if b"client_id" in meta else None)
             seq = _seq(seq_text or (meta[b"seq"].decode() if b"seq" in meta else None))
-            return self.api.ingest(_metric_table(table), cid, seq)
+            return self.api.ingest(c.validate_metric_table(_metric_table(table)), cid, seq)
 
         await self.answer(ingest)
 
-    def _ingest_frames(self, body: bytes, client_id: str | None, seq: int | None) -> dict[str, Any]:
+    def _ingest_frames(
+        self, core: TrackingCore, body: bytes, client_id: str | None, seq: int | None
+    ) -> dict[str, Any]:
         """Several chunks, numbered ``seq``, ``seq + 1``, ...: committed together."""
-        tables = [_metric_table(t.replace_schema_metadata(None)) for t in unframe_tables(body)]
+        tables = [
+            core.validate_metric_table(_metric_table(t.replace_schema_metadata(None)))
+            for t in unframe_tables(body)
+        ]
         if self.api.ingest_many is not None:
             return self.api.ingest_many(tables, client_id, seq)
         answers = [
@@ -308,13 +314,13 @@ class SeriesHandler(ApiHandler):
             self.query_number("x_min", float),
             self.query_number("x_max", float),
         )
-        await self.answer_table(lambda s: s.get_metric_series(request))
+        await self.answer_table(lambda c: c.series_table(request))
 
 
 class SqlHandler(ApiHandler):
     async def get(self) -> None:
         query = self.required_query("q")
-        await self.answer_table(lambda s: s.sql(query).to_arrow_table())
+        await self.answer_table(lambda c: c.sql(query).to_arrow_table())
 
 
 class GcHandler(ApiHandler):
@@ -322,7 +328,7 @@ class GcHandler(ApiHandler):
         ids = get_field(self.json_body(), "run_ids", list, required=False)
         if ids is not None and not all(isinstance(i, str) for i in ids):
             raise InvalidParameter("Field 'run_ids' must be a list of strings or null.")
-        await self.answer(lambda s: {"removed": s.gc(ids)})
+        await self.answer(lambda c: {"removed": c.gc_store(ids)})
 
 
 class HeartbeatHandler(ApiHandler):

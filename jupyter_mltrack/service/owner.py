@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MltrackError, StoreUnavailable
+from ..store.remote.spool import spool_dir_for_store_file
 
 __all__ = [
     "SOCKET_PATH_MAX",
@@ -65,7 +66,7 @@ class StorePaths:
             store=path,
             lock=path.with_name(path.name + ".lock"),
             socket=resolve_socket_path(path),
-            spool=path.parent / "spool",
+            spool=spool_dir_for_store_file(path),
             log=path.parent / "service.log",
         )
 

@@ -63,7 +63,6 @@ from .owner import (
     StorePaths,
     read_lock_info,
 )
-from .readers import RoutedStore
 
 __all__ = [
     "OwnerSettings",
@@ -141,9 +140,8 @@ class _Timers:
 class StoreOwner:
     """Owns one store (create it with :func:`start_store_owner`).
 
-    ``duckdb`` is the only DuckDB connection (with read cursors); ``store`` the
-    ``TrackingStore`` the API and this process use, which reads on those cursors so that
-    reads never wait for commits (:mod:`.readers`); ``executor`` the threads that run store
+    ``store`` (also ``duckdb``) holds the only DuckDB connection; its reads run on read
+    cursors, so they never wait for commits; ``executor`` the threads that run store
     calls (API requests, ingest, reaping). ``ingest``, ``heartbeat`` and ``info`` are the
     collaborators the API handlers take (:func:`.api.make_handlers`).
     """
@@ -159,11 +157,11 @@ class StoreOwner:
         self.paths = paths
         self.lock = lock
         self.duckdb = duck
-        self.store = RoutedStore(duck)
+        self.store = duck
         self.kind = kind
         self.settings = settings
         # Several threads: batches waiting for a commit are grouped (see .ingest), and reads
-        # run beside commits (see .readers); the store's locks serialize each connection.
+        # run beside commits on read cursors; the store's write lock serializes writes.
         self.executor = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="mltrack-store")
         self.ingestor = Ingestor(duck, paths.spool)
         self.reaper = Reaper(duck, settings.run_timeout_s, before_kill=self._ingest_client)
@@ -190,7 +188,7 @@ class StoreOwner:
 
     def info(self) -> dict[str, Any]:
         """``GET /info``: who serves the store, how, and what it has done."""
-        from .. import __version__
+        from .._version import __version__
 
         return {
             "version": __version__,
@@ -366,6 +364,7 @@ def start_store_owner(
     try:
         lock.write_info(None, starting=True)
         duck = DuckDBStore("duckdb://" + str(paths.store))
+        duck.db.warm_up()  # before serving: the first batch must not pay the imports
     except MltrackError as exc:
         lock.write_error(exc)
         lock.release(keep_info=True)

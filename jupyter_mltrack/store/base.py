@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..entities import Dataset, Experiment, MetricHistory, Run
 
-__all__ = ["MetricRow", "RunPage", "SeriesRequest", "TrackingStore"]
+__all__ = ["MetricRow", "RunPage", "RunQuery", "SeriesRequest", "TrackingStore"]
 
 #: One metric point as buffered by the client: (run_id, key, value, timestamp_ms, step).
 MetricRow = tuple[str, str, float, int, int]
@@ -26,6 +26,24 @@ class RunPage:
 
     runs: list[Run]
     next_page_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    """A run search, as every store, route and client passes it.
+
+    ``filter_string`` is the filter language (docs/search.md); ``view_type`` MLflow's
+    ``ACTIVE_ONLY`` / ``DELETED_ONLY`` / ``ALL``; ``order_by`` items like
+    ``"metrics.acc DESC"``; ``max_results`` ``None`` for the store's page limit;
+    ``page_token`` from the previous :class:`RunPage` (row searches only).
+    """
+
+    experiment_ids: tuple[str, ...]
+    filter_string: str = ""
+    view_type: str = "ACTIVE_ONLY"
+    max_results: int | None = None
+    order_by: tuple[str, ...] = ()
+    page_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,23 +125,8 @@ class TrackingStore(Protocol):
     ) -> None: ...
 
     # reads
-    def search_runs(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str,
-        view_type: str,
-        max_results: int | None,
-        order_by: Sequence[str],
-        page_token: str | None,
-    ) -> RunPage: ...
-    def search_runs_arrow(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str,
-        view_type: str,
-        max_results: int | None,
-        order_by: Sequence[str],
-    ) -> dict[str, Any]:
+    def search_runs(self, query: RunQuery) -> RunPage: ...
+    def search_runs_arrow(self, query: RunQuery) -> dict[str, Any]:
         """Columnar search: ``{"runs": Table, "params": Table, "metrics": Table, "tags": Table}``.
 
         The tables are pyarrow; params/metrics/tags are long ``(run_id, key, value, pos)``

@@ -121,10 +121,20 @@ class MetricBuffer:
     def start(self) -> None:
         self._ensure_thread()
 
-    def close(self) -> bool:
+    def close(self, timeout_s: float = 5.0) -> bool:
         """Stop the thread and flush what is left; True when everything was committed."""
         self._stop = True
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=timeout_s)
         return self.flush()
+
+    def take_all(self) -> tuple[list[Any], list[Any]]:
+        """Remove and return ``(pending, buffered)``: the points of a failed commit (the same
+        list object the commit was given) and those not yet taken by any flush."""
+        with self._io:
+            pending, self._pending = self._pending, []
+            n = len(self.flat)
+            rest = self.flat[:n]
+            del self.flat[:n]
+        return pending, rest

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_mltrack.errors import RunNotFound
+from jupyter_mltrack.store.base import RunQuery
 from jupyter_mltrack.store.remote import RemoteStore
 from jupyter_mltrack.store.remote.transport import Transport
 from jupyter_mltrack.store.remote.wire import ARROW_CONTENT_TYPE
@@ -57,7 +58,9 @@ def test_remote_store_through_jupyter(jupyter):
     run = store.create_run(eid, "r", 1, "u", {}, None)
     store.log_batch([(run.info.run_id, "loss", float("nan"), 1, 0)], [], [])
     assert len(store.get_metric_history(run.info.run_id, "loss")) == 1
-    assert store.search_runs_arrow([eid], "", "ACTIVE_ONLY", None, [])["runs"].num_rows == 1
+    assert (
+        store.search_runs_arrow(RunQuery((eid,), "", "ACTIVE_ONLY", None, ()))["runs"].num_rows == 1
+    )
     with pytest.raises(RunNotFound):
         store.get_run("nope")
     answer = store.transport.request(

@@ -10,7 +10,7 @@ import pytest
 
 from jupyter_mltrack.entities import Dataset, MetricHistory
 from jupyter_mltrack.errors import InvalidFilter, InvalidParameter, InvalidState, RunNotFound
-from jupyter_mltrack.store.base import SeriesRequest, TrackingStore
+from jupyter_mltrack.store.base import RunQuery, SeriesRequest, TrackingStore
 
 
 def seed_runs(store: TrackingStore, n: int = 5) -> list[str]:
@@ -30,11 +30,11 @@ def seed_runs(store: TrackingStore, n: int = 5) -> list[str]:
 # ----------------------------------------------------------------------- search
 def test_search_runs_filter(store):
     ids = seed_runs(store)
-    page = store.search_runs(["0"], "metrics.acc >= 0.3", "ACTIVE_ONLY", None, [], None)
+    page = store.search_runs(RunQuery(("0",), "metrics.acc >= 0.3", "ACTIVE_ONLY", None, (), None))
     assert {r.info.run_id for r in page.runs} == {ids[3], ids[4]}
     assert page.next_page_token is None
     either = "params.lr = '0.00' OR (tags.parity = 'odd' AND metrics.`train/loss` < 0.8)"
-    page = store.search_runs(["0"], either, "ACTIVE_ONLY", None, [], None)
+    page = store.search_runs(RunQuery(("0",), either, "ACTIVE_ONLY", None, (), None))
     assert {r.info.run_id for r in page.runs} == {ids[0], ids[3]}
     assert page.runs[0].data.params["lr"] in ("0.00", "0.03")
 
@@ -44,18 +44,20 @@ def test_search_runs_order_by_and_paging(store):
     order = ["metrics.acc DESC"]
     seen, token, pages = [], None, 0
     while True:
-        page = store.search_runs(["0"], "", "ACTIVE_ONLY", 2, order, token)
+        page = store.search_runs(RunQuery(("0",), "", "ACTIVE_ONLY", 2, tuple(order), token))
         seen += [r.info.run_id for r in page.runs]
         pages += 1
         token = page.next_page_token
         if token is None:
             break
     assert seen == ids[::-1] and pages == 3
-    first = store.search_runs(["0"], "", "ACTIVE_ONLY", 2, order, None)
+    first = store.search_runs(RunQuery(("0",), "", "ACTIVE_ONLY", 2, tuple(order), None))
     with pytest.raises(InvalidParameter, match="different search"):
-        store.search_runs(["0"], "", "ACTIVE_ONLY", 2, ["start_time"], first.next_page_token)
+        store.search_runs(
+            RunQuery(("0",), "", "ACTIVE_ONLY", 2, ("start_time",), first.next_page_token)
+        )
     with pytest.raises(InvalidParameter):
-        store.search_runs(["0"], "", "ACTIVE_ONLY", 2, order, "garbage")
+        store.search_runs(RunQuery(("0",), "", "ACTIVE_ONLY", 2, tuple(order), "garbage"))
 
 
 def test_search_runs_view_type_and_bad_arguments(store):
@@ -63,26 +65,29 @@ def test_search_runs_view_type_and_bad_arguments(store):
     store.delete_run(ids[0])
 
     def found(view: str) -> set[str]:
-        return {r.info.run_id for r in store.search_runs(["0"], "", view, None, [], None).runs}
+        return {
+            r.info.run_id
+            for r in store.search_runs(RunQuery(("0",), "", view, None, (), None)).runs
+        }
 
     assert found("ACTIVE_ONLY") == set(ids[1:])
     assert found("DELETED_ONLY") == {ids[0]}
     assert found("ALL") == set(ids)
     with pytest.raises(InvalidFilter) as info:
-        store.search_runs(["0"], "metrics.acc >> 1", "ALL", None, [], None)
+        store.search_runs(RunQuery(("0",), "metrics.acc >> 1", "ALL", None, (), None))
     assert isinstance(info.value.details.get("position"), int)
     with pytest.raises(InvalidParameter):
-        store.search_runs(["0"], "", "SOMETIMES", None, [], None)
+        store.search_runs(RunQuery(("0",), "", "SOMETIMES", None, (), None))
     with pytest.raises(InvalidParameter):
-        store.search_runs(["0"], "", "ALL", 0, [], None)
+        store.search_runs(RunQuery(("0",), "", "ALL", 0, (), None))
     with pytest.raises(InvalidParameter):
-        store.search_runs([], "", "ALL", None, [], None)
+        store.search_runs(RunQuery((), "", "ALL", None, (), None))
 
 
 def test_search_runs_arrow(store):
     ids = seed_runs(store, 4)
     tables = store.search_runs_arrow(
-        ["0"], "metrics.acc > 0.05", "ACTIVE_ONLY", 2, ["start_time DESC"]
+        RunQuery(("0",), "metrics.acc > 0.05", max_results=2, order_by=("start_time DESC",))
     )
     assert set(tables) == {"runs", "params", "metrics", "tags"}
     assert all(isinstance(t, pa.Table) for t in tables.values())
@@ -98,7 +103,7 @@ def test_search_runs_arrow(store):
     order = tables["runs"].column("run_id").to_pylist()
     for p in tables["params"].to_pylist():  # pos is the run's row in "runs"
         assert order[p["pos"]] == p["run_id"]
-    empty = store.search_runs_arrow(["0"], "metrics.acc > 99", "ACTIVE_ONLY", None, [])
+    empty = store.search_runs_arrow(RunQuery(("0",), "metrics.acc > 99", "ACTIVE_ONLY", None, ()))
     assert empty["runs"].num_rows == 0 and "run_id" in empty["runs"].column_names
 
 

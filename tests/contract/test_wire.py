@@ -27,6 +27,7 @@ from jupyter_mltrack.service.api import make_app
 from jupyter_mltrack.service.api_base import REQUEST_ID_HEADER
 from jupyter_mltrack.service.api_thread import ServerThread
 from jupyter_mltrack.store.arrow import METRIC_SCHEMA, rows_to_table
+from jupyter_mltrack.store.base import RunQuery
 from jupyter_mltrack.store.duckdb.store import DuckDBStore
 from jupyter_mltrack.store.remote import RemoteStore
 from jupyter_mltrack.store.remote.transport import Response, Transport
@@ -67,7 +68,9 @@ def test_error_body_is_exactly_to_dict(served):
     assert (answer.status, answer.json()) == (400, expected.to_dict())
 
     answer = t.request("GET", API + "/runs", query=[("experiment_ids", "0"), ("filter", "a >")])
-    expected = error_of(lambda: direct.search_runs(["0"], "a >", "ACTIVE_ONLY", None, [], None))
+    expected = error_of(
+        lambda: direct.search_runs(RunQuery(("0",), "a >", "ACTIVE_ONLY", None, (), None))
+    )
     assert isinstance(expected, InvalidFilter)
     assert (answer.status, answer.json()) == (400, expected.to_dict())
 
@@ -155,6 +158,25 @@ def test_unknown_routes_and_verbs_answer_json(served):
 
 
 # ----------------------------------------------------------------- collaborators
+def test_metric_batches_are_validated_by_the_core(duckdb_store, socket_path):
+    deleted = duckdb_store.create_run("0", "gone", 1, "u", {}, None).info.run_id
+    duckdb_store.delete_run(deleted)
+    with ServerThread(make_app(duckdb_store), socket_path) as server:
+        t = Transport(server.endpoint)
+        for rows, what in (
+            ([("nope", "k", 1.0, 1, 0)], "No run with id 'nope'"),
+            ([(deleted, "k", 1.0, 1, 0)], "is deleted"),
+            ([(deleted, "", 1.0, 1, 0)], "Metric key"),
+        ):
+            answer = t.request(
+                "POST", API + "/metric-batches", body=table_to_ipc(rows_to_table(rows))
+            )
+            assert answer.status in (400, 404), answer.json()
+            assert what in answer.json()["message"]
+        t.close()
+    assert duckdb_store.db.read("SELECT count(*) FROM store.metrics") == [(0,)]
+
+
 def test_ingest_and_heartbeat_collaborators(duckdb_store, socket_path):
     batches: list[tuple[int, str | None, int | None]] = []
     beats: list[dict[str, Any]] = []
@@ -168,9 +190,10 @@ def test_ingest_and_heartbeat_collaborators(duckdb_store, socket_path):
         }
 
     app = make_app(duckdb_store, ingest=ingest, heartbeat=beats.append)
+    rid = duckdb_store.create_run("0", "r", 1, "u", {}, None).info.run_id
     with ServerThread(app, socket_path) as server:
         remote = RemoteStore(duckdb_store.uri, server.endpoint)
-        table = rows_to_table([("r", "k", math.nan, 1, 0)] * 3)
+        table = rows_to_table([(rid, "k", math.nan, 1, 0)] * 3)
         assert remote.post_metric_batch(table, client_id="host-1-ab", seq=1) == {
             "committed": 3,
             "duplicate": False,
@@ -179,10 +202,10 @@ def test_ingest_and_heartbeat_collaborators(duckdb_store, socket_path):
         # The spool file's schema metadata stands in for missing headers.
         tagged = table.replace_schema_metadata({"client_id": "host-2-cd", "seq": "9"})
         remote.log_metric_table(tagged)
-        remote.heartbeat("host-1-ab", 1234, ["r"])
+        remote.heartbeat("host-1-ab", 1234, [rid])
         remote.close()
     assert batches == [(3, "host-1-ab", 1), (3, "host-1-ab", 1), (3, "host-2-cd", 9)]
-    assert beats == [{"client_id": "host-1-ab", "pid": 1234, "run_ids": ["r"]}]
+    assert beats == [{"client_id": "host-1-ab", "pid": 1234, "run_ids": [rid]}]
 
 
 @pytest.mark.parametrize("grouped", [True, False])
@@ -200,9 +223,10 @@ def test_several_metric_batches_in_one_request(duckdb_store, socket_path, groupe
         return {"committed": 3, "duplicate": False, "duplicates": 1}
 
     app = make_app(duckdb_store, ingest=ingest, ingest_many=ingest_many if grouped else None)
+    rid = duckdb_store.create_run("0", "r", 1, "u", {}, None).info.run_id
     with ServerThread(app, socket_path) as server:
         remote = RemoteStore(duckdb_store.uri, server.endpoint)
-        tables = [rows_to_table([("r", "k", 1.0, 1, s)] * n) for s, n in enumerate((1, 2, 1))]
+        tables = [rows_to_table([(rid, "k", 1.0, 1, s)] * n) for s, n in enumerate((1, 2, 1))]
         ack = remote.post_metric_chunks(tables, client_id="host-1-ab", seq=1)
         remote.close()
     assert ack == {"committed": 3, "duplicate": False, "duplicates": 1}

@@ -28,6 +28,7 @@ from jupyter_mltrack.service.owner import (
 )
 from jupyter_mltrack.store import schemes
 from jupyter_mltrack.store.arrow import METRIC_SCHEMA, rows_to_table
+from jupyter_mltrack.store.base import RunQuery
 from jupyter_mltrack.store.duckdb import service_ops
 from jupyter_mltrack.store.duckdb.store import DuckDBStore
 from jupyter_mltrack.store.remote.heartbeats import HeartbeatSender
@@ -158,7 +159,7 @@ def test_migration_2_adds_the_service_tables_to_a_v1_store(tmp_path: Path) -> No
         shutil.copyfileobj(src, dst)
     s = DuckDBStore("duckdb://" + str(target))
     try:
-        tables = {r[0] for r in s._q("SELECT table_name FROM duckdb_tables()")}
+        tables = {r[0] for r in s.db.read("SELECT table_name FROM duckdb_tables()")}
         assert {"ingested_batches", "run_heartbeats"} <= tables
     finally:
         s.close()
@@ -173,7 +174,7 @@ def test_ingest_is_idempotent_per_client_and_seq(store: DuckDBStore) -> None:
     assert ingestor(table, "c-1-aa", 1) == {"committed": 0, "duplicate": True}
     assert ingestor(table, "c-1-aa", 2) == {"committed": 10, "duplicate": False}
     assert ingestor(table, "c-2-bb", 1) == {"committed": 10, "duplicate": False}
-    assert store._q("SELECT count(*) FROM store.metrics")[0][0] == 30
+    assert store.db.read("SELECT count(*) FROM store.metrics")[0][0] == 30
     assert service_ops.is_ingested(store, "c-1-aa", 2)
     assert ingestor.stats.as_dict()["duplicates"] == 1
     assert store.get_run(run_id).data.metrics == {"x": 9.0}
@@ -188,7 +189,7 @@ def test_ingest_many_commits_consecutive_seqs_once(store: DuckDBStore) -> None:
     answer = ingestor.many(tables, "c-1-aa", 1)
     assert answer == {"committed": 4, "duplicate": False, "duplicates": 1}
     assert ingestor.many(tables, "c-1-aa", 1)["duplicate"]
-    assert store._q("SELECT count(*) FROM store.metrics")[0][0] == 6
+    assert store.db.read("SELECT count(*) FROM store.metrics")[0][0] == 6
     assert all(service_ops.is_ingested(store, "c-1-aa", s) for s in (1, 2, 3))
 
 
@@ -352,7 +353,7 @@ def test_ingest_spool_takes_every_file_once_and_quarantines_bad_ones(
     assert (report.files, report.rows, report.duplicates) == (2, 10, 1)
     assert [r.getMessage().count(str(bad)) for r in caplog.records] == [1]
     assert (root / CORRUPT_DIR / f"{spool.client_id}-2.arrow").is_file()
-    steps = sorted(r[0] for r in store._q("SELECT step FROM store.metrics"))
+    steps = sorted(r[0] for r in store.db.read("SELECT step FROM store.metrics"))
     assert steps == [*range(10), *range(20, 30)]
     assert ingest_spool(root, ingestor.ingest).files == 0
 
@@ -498,37 +499,32 @@ def test_another_users_socket_is_a_clear_error(
 
 
 # ----------------------------------------------------------- reads beside writes
-def test_routed_store_reads_while_a_write_transaction_is_open(store: DuckDBStore) -> None:
-    from jupyter_mltrack.service.readers import RoutedStore
-
-    routed = RoutedStore(store)
-    run_id = routed.create_run("0", "r", 0, "u", {}, None).info.run_id
+def test_reads_do_not_wait_for_an_open_write_transaction(store: DuckDBStore) -> None:
+    run_id = store.create_run("0", "r", 0, "u", {}, None).info.run_id
     entered, release = threading.Event(), threading.Event()
 
     def long_write() -> None:
-        with store._lock:  # a commit in progress holds the store's lock
-            store._con.execute("BEGIN TRANSACTION")
-            store._con.execute("UPDATE store.runs SET run_name = 'renamed'")
+        with store.db.transaction() as con:  # a commit in progress holds the write lock
+            con.execute("UPDATE store.runs SET run_name = 'renamed'")
             entered.set()
             release.wait(10)
-            store._con.execute("COMMIT")
 
     writer = threading.Thread(target=long_write)
     writer.start()
     try:
         assert entered.wait(10)
         started = time.monotonic()
-        assert routed.get_run(run_id).info.run_name == "r"  # the last commit
-        assert routed.search_runs(["0"], "", "ACTIVE_ONLY", 10, [], None).runs
-        assert routed.sql("SELECT count(*) AS n FROM runs").fetchall() == [(1,)]
+        assert store.get_run(run_id).info.run_name == "r"  # the last commit
+        assert store.search_runs(RunQuery(("0",), max_results=10)).runs
+        assert store.sql("SELECT count(*) AS n FROM runs").fetchall() == [(1,)]
         assert time.monotonic() - started < 5, "reads did not wait for the write"
     finally:
         release.set()
         writer.join()
-    assert routed.get_run(run_id).info.run_name == "renamed"
-    routed.close()
-    with pytest.raises(Exception):  # noqa: B017, PT011 (closed: any DuckDB error)
-        store._q("SELECT 1")
+    assert store.get_run(run_id).info.run_name == "renamed"
+    store.close()
+    with pytest.raises(StoreUnavailable, match="closed"):
+        store.get_run(run_id)
 
 
 def test_an_older_owner_gets_the_batches_one_by_one() -> None:

@@ -117,22 +117,35 @@ def test_bad_inputs_are_clear_errors(tracking_store):
         mt.search_runs(output_format="xml")
 
 
-def test_logging_to_finished_or_deleted_run_is_refused(tracking_store):
+def test_logging_to_an_ended_run_is_allowed_and_to_a_deleted_run_refused(tracking_store):
+    """MLflow's semantics: later cells evaluate and tag a finished run; deleted runs refuse."""
     with mt.start_run() as run:
         pass
+    rid = run.info.run_id
     client = mt.TrackingClient()
-    with pytest.raises(InvalidState, match="FINISHED"):
-        client.log_metric(run.info.run_id, "m", 1.0)
-    with pytest.raises(InvalidState, match="FINISHED"):
-        client.log_param(run.info.run_id, "p", 1)
-    mt.delete_run(run.info.run_id)
-    with pytest.raises(InvalidState, match="deleted"):
-        client.set_tag(run.info.run_id, "t", 1)
-    mt.restore_run(run.info.run_id)
-    # resuming makes it writable again
-    with mt.start_run(run_id=run.info.run_id):
-        mt.log_metric("m", 2.0)
-    assert mt.get_run(run.info.run_id).data.metrics == {"m": 2.0}
+    try:
+        client.log_metric(rid, "m", 1.0, step=3)
+        client.log_param(rid, "p", 1)
+        client.set_tag(rid, "t", "late")
+        client.flush()
+        ended = mt.get_run(rid)
+        assert ended.info.status == "FINISHED"  # logging does not revive it
+        assert ended.data.metrics == {"m": 1.0}
+        assert ended.data.params == {"p": "1"} and ended.data.tags["t"] == "late"
+        mt.delete_run(rid)  # through another client of this process: seen at once
+        for write in (
+            lambda: client.set_tag(rid, "t", 1),
+            lambda: client.log_metric(rid, "m", 2.0),
+            lambda: client.log_param(rid, "q", 1),
+        ):
+            with pytest.raises(InvalidState, match="deleted"):
+                write()
+        mt.restore_run(rid)
+        with mt.start_run(run_id=rid):
+            mt.log_metric("m", 2.0, step=4)
+        assert mt.get_run(rid).data.metrics == {"m": 2.0}
+    finally:
+        client.close()
 
 
 def test_experiments(tracking_store):

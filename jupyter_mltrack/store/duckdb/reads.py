@@ -1,7 +1,7 @@
 """Read paths of the DuckDB store: run loading, search, histories, series, SQL.
 
-Functions take the connection (or a query callable) so the store class stays a
-thin owner of the connection and its lock.
+Functions take a read cursor (or a query callable over one) from
+:meth:`~.connection.Database.reader`, so reads never wait for the write lock.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from ...entities import (
     RunInputs,
 )
 from ...errors import InvalidParameter
+from ...settings import SEARCH_LIMIT
 from ..arrow import detached_relation
-from ..base import RunPage, SeriesRequest
+from ..base import RunPage, RunQuery, SeriesRequest
 from ..search import (
     compile_filter,
     compile_order_by,
@@ -97,19 +98,15 @@ def load_runs(q: Query, run_ids: Sequence[str]) -> list[Run]:
     return [by_id[i] for i in ids if i in by_id]
 
 
-def _select_run_ids(
-    experiment_ids: Sequence[str],
-    filter_string: str,
-    view_type: str,
-    order_by: Sequence[str],
-) -> tuple[str, list[Any]]:
+def _select_run_ids(query: RunQuery) -> tuple[str, list[Any]]:
     """SQL selecting ``run_id`` of matching runs in order (no LIMIT), with its params."""
+    experiment_ids, view_type = query.experiment_ids, query.view_type
     if not experiment_ids:
         raise InvalidParameter(
             "search_runs needs at least one experiment id or name; pass experiment_ids=[...]"
         )
-    where_sql, where_params = compile_filter(parse_filter(filter_string or ""), run_alias="r")
-    order_sql, order_params = compile_order_by(parse_order_by(list(order_by or [])), run_alias="r")
+    where_sql, where_params = compile_filter(parse_filter(query.filter_string), run_alias="r")
+    order_sql, order_params = compile_order_by(parse_order_by(list(query.order_by)), run_alias="r")
     stage_sql, stage_params = view_type_clause(view_type, "r.lifecycle_stage")
     sql = (
         "SELECT r.run_id FROM store.runs r "
@@ -119,20 +116,15 @@ def _select_run_ids(
     return sql, [list(experiment_ids), *stage_params, *where_params, *order_params]
 
 
-def search_runs(
-    q: Query,
-    experiment_ids: Sequence[str],
-    filter_string: str,
-    view_type: str,
-    max_results: int | None,
-    order_by: Sequence[str],
-    page_token: str | None,
-) -> RunPage:
+def search_runs(q: Query, query: RunQuery) -> RunPage:
     """One page of runs as entities, with a token for the next page."""
-    sql, params = _select_run_ids(experiment_ids, filter_string, view_type, order_by)
-    fingerprint = search_fingerprint(experiment_ids, filter_string, order_by, view_type)
-    offset = decode_page_token(page_token, fingerprint) if page_token else 0
-    limit = _check_max_results(max_results)
+    sql, params = _select_run_ids(query)
+    fingerprint = search_fingerprint(
+        query.experiment_ids, query.filter_string, query.order_by, query.view_type
+    )
+    token_in = query.page_token
+    offset = decode_page_token(token_in, fingerprint) if token_in else 0
+    limit = _check_max_results(query.max_results)
     page_sql = sql + f" LIMIT {limit + 1} OFFSET {int(offset)}"
     ids = [r[0] for r in q(page_sql, params)]
     more = len(ids) > limit
@@ -143,23 +135,16 @@ def search_runs(
 
 def _check_max_results(max_results: int | None) -> int:
     if max_results is None:
-        return 100_000
+        return SEARCH_LIMIT
     if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
         raise InvalidParameter(f"max_results must be a positive integer, got {max_results!r}.")
     return max_results
 
 
-def search_runs_arrow(
-    con: duckdb.DuckDBPyConnection,
-    experiment_ids: Sequence[str],
-    filter_string: str,
-    view_type: str,
-    max_results: int | None,
-    order_by: Sequence[str],
-) -> dict[str, pa.Table]:
+def search_runs_arrow(con: duckdb.DuckDBPyConnection, query: RunQuery) -> dict[str, pa.Table]:
     """Matching runs plus long params/metrics/tags tables, all as Arrow (for DataFrames)."""
-    sql, params = _select_run_ids(experiment_ids, filter_string, view_type, order_by)
-    limit = _check_max_results(max_results)
+    sql, params = _select_run_ids(query)
+    limit = _check_max_results(query.max_results)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _mt_sel AS SELECT row_number() OVER () AS _pos, run_id "
         f"FROM ({sql} LIMIT {limit}) s",

@@ -1,7 +1,8 @@
 """DuckDB operations that only the store service's owner needs: ingest and liveness.
 
-Functions take the :class:`~.store.DuckDBStore` and use its one connection under its
-lock, so they compose with the store's own transactions. The tables are those of
+Functions take the :class:`~.store.DuckDBStore` and write through its
+:class:`~.connection.Database` (one transaction each), so they compose with the store's
+own writes. The tables are those of
 migration 2 (``store.ingested_batches``, ``store.run_heartbeats``; see
 docs/service-design.md).
 """
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...entities import RunStatus
+from .dialect import in_list, upsert_into
+from .writes import insert_metrics
 
 if TYPE_CHECKING:
     from .store import DuckDBStore
@@ -60,44 +63,37 @@ def ingest_metric_tables(store: DuckDBStore, batches: Sequence[tuple[Any, str, i
     # one statement each for the check and the bookkeeping (each statement costs ~0.5 ms)
     pairs = [(b[1], b[2]) for b in batches]
     match = " OR ".join(["(client_id = ? AND seq = ?)"] * len(pairs))
-    con = store._con
-    with store._lock:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            seen = set(
-                con.execute(
-                    f"SELECT client_id, seq FROM store.ingested_batches WHERE {match}",
-                    [x for pair in pairs for x in pair],
-                ).fetchall()
+    with store.db.transaction() as con:
+        seen = set(
+            con.execute(
+                f"SELECT client_id, seq FROM store.ingested_batches WHERE {match}",
+                [x for pair in pairs for x in pair],
+            ).fetchall()
+        )
+        duplicate: list[bool] = []
+        fresh: list[tuple[Any, str, int]] = []
+        for table, client_id, seq in batches:
+            is_dup = (client_id, seq) in seen
+            duplicate.append(is_dup)
+            if not is_dup:
+                seen.add((client_id, seq))
+                fresh.append((table, client_id, seq))
+        rows = [t for t, _, _ in fresh if t.num_rows]
+        if rows:
+            insert_metrics(con, rows[0] if len(rows) == 1 else pa.concat_tables(rows))
+        if fresh:
+            now = _now_ms()
+            values = ", ".join(["(?, ?, ?, ?)"] * len(fresh))
+            con.execute(
+                f"INSERT INTO store.ingested_batches VALUES {values}",
+                [x for t, c, s in fresh for x in (c, s, t.num_rows, now)],
             )
-            duplicate: list[bool] = []
-            fresh: list[tuple[Any, str, int]] = []
-            for table, client_id, seq in batches:
-                is_dup = (client_id, seq) in seen
-                duplicate.append(is_dup)
-                if not is_dup:
-                    seen.add((client_id, seq))
-                    fresh.append((table, client_id, seq))
-            rows = [t for t, _, _ in fresh if t.num_rows]
-            if rows:
-                store._insert_metrics(rows[0] if len(rows) == 1 else pa.concat_tables(rows))
-            if fresh:
-                now = _now_ms()
-                values = ", ".join(["(?, ?, ?, ?)"] * len(fresh))
-                con.execute(
-                    f"INSERT INTO store.ingested_batches VALUES {values}",
-                    [x for t, c, s in fresh for x in (c, s, t.num_rows, now)],
-                )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     return duplicate
 
 
 def is_ingested(store: DuckDBStore, client_id: str, seq: int) -> bool:
     """Whether the batch ``(client_id, seq)`` is committed."""
-    rows = store._q(
+    rows = store.db.read(
         "SELECT 1 FROM store.ingested_batches WHERE client_id = ? AND seq = ?", [client_id, seq]
     )
     return bool(rows)
@@ -113,10 +109,10 @@ def record_heartbeat(
     """
     if not run_ids:
         return
-    store._q(
+    store.db.execute(
         "INSERT INTO store.run_heartbeats "
         "SELECT run_id, ?, ?, ? FROM store.runs "
-        "WHERE list_contains(?, run_id) AND status = ? "
+        f"WHERE {in_list('run_id')} AND status = ? "
         "ON CONFLICT (run_id) DO UPDATE SET client_id = excluded.client_id, "
         "pid = excluded.pid, last_seen_ms = excluded.last_seen_ms",
         [client_id, pid, now_ms, list(run_ids), RunStatus.RUNNING],
@@ -135,7 +131,7 @@ class StaleRun:
 
 def stale_runs(store: DuckDBStore, older_than_ms: int) -> list[StaleRun]:
     """RUNNING runs whose last heartbeat is older than ``older_than_ms`` (epoch ms)."""
-    rows = store._q(
+    rows = store.db.read(
         "SELECT h.run_id, h.client_id, h.pid, h.last_seen_ms FROM store.run_heartbeats h "
         "JOIN store.runs r USING (run_id) WHERE r.status = ? AND h.last_seen_ms < ? "
         "ORDER BY h.last_seen_ms",
@@ -149,36 +145,26 @@ def kill_run(store: DuckDBStore, run_id: str, reason: str, now_ms: int) -> bool:
 
     Returns False (and changes nothing) when the run is no longer RUNNING.
     """
-    con = store._con
-    with store._lock:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            status = con.execute(
-                "SELECT status FROM store.runs WHERE run_id = ?", [run_id]
-            ).fetchall()
-            if not status or status[0][0] != RunStatus.RUNNING:
-                con.execute("DELETE FROM store.run_heartbeats WHERE run_id = ?", [run_id])
-                con.execute("COMMIT")
-                return False
-            con.execute(
-                "UPDATE store.runs SET status = ?, end_time_ms = ? WHERE run_id = ?",
-                [RunStatus.KILLED, now_ms, run_id],
-            )
-            con.execute(
-                "INSERT OR REPLACE INTO store.tags VALUES (?, ?, ?)",
-                [run_id, KILLED_REASON_TAG, reason],
-            )
+    with store.db.transaction() as con:
+        status = con.execute("SELECT status FROM store.runs WHERE run_id = ?", [run_id]).fetchall()
+        if not status or status[0][0] != RunStatus.RUNNING:
             con.execute("DELETE FROM store.run_heartbeats WHERE run_id = ?", [run_id])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+            return False
+        con.execute(
+            "UPDATE store.runs SET status = ?, end_time_ms = ? WHERE run_id = ?",
+            [RunStatus.KILLED, now_ms, run_id],
+        )
+        con.execute(
+            f"{upsert_into('store.tags')} VALUES (?, ?, ?)",
+            [run_id, KILLED_REASON_TAG, reason],
+        )
+        con.execute("DELETE FROM store.run_heartbeats WHERE run_id = ?", [run_id])
     return True
 
 
 def forget_ended_heartbeats(store: DuckDBStore) -> None:
     """Drop heartbeat entries of runs that ended or were removed."""
-    store._q(
+    store.db.execute(
         "DELETE FROM store.run_heartbeats WHERE run_id NOT IN "
         "(SELECT run_id FROM store.runs WHERE status = ?)",
         [RunStatus.RUNNING],
@@ -187,7 +173,7 @@ def forget_ended_heartbeats(store: DuckDBStore) -> None:
 
 def running_with_heartbeat(store: DuckDBStore) -> int:
     """How many RUNNING runs have a heartbeat on record (the owner stays up for them)."""
-    rows = store._q(
+    rows = store.db.read(
         "SELECT count(*) FROM store.run_heartbeats h JOIN store.runs r USING (run_id) "
         "WHERE r.status = ?",
         [RunStatus.RUNNING],

@@ -191,6 +191,20 @@ class ClientSpool:
         with self._lock:
             self._inflight.pop(id(flat), None)
 
+    def keep(self, flat: list[Any]) -> Path:
+        """Spool the points ``flat`` without sending them (the store is gone); their directory.
+
+        Points of a ``commit`` of the same list that were spooled already are not spooled
+        twice. The owner (or the next direct-mode process) ingests the files.
+        """
+        with self._lock:
+            self._check_pid()
+            entry = self._inflight.pop(id(flat), None)
+            start = entry.spooled if entry is not None and entry.flat is flat else 0
+            if start < len(flat):
+                self._spool(flat[start:])
+            return self.root / self._client_id
+
     def _send_group(self, client_id: str, group: list[_Chunk]) -> list[_Chunk]:
         started = time.perf_counter()
         if len(group) == 1:
@@ -284,6 +298,20 @@ class _Background:
         if self._error is not None:
             raise self._error
         return self._result
+
+
+def spool_dir_for_store_file(store_file: Path) -> Path:
+    """Where the spool of the DuckDB file ``store_file`` lives (beside it)."""
+    return store_file.parent / "spool"
+
+
+def spool_dir_for(store: Any) -> Path | None:
+    """The spool directory of a store on a local DuckDB file, ``None`` for other stores."""
+    path = getattr(store, "path", None)
+    uri = getattr(store, "uri", "")
+    if isinstance(path, Path) and isinstance(uri, str) and uri.startswith("duckdb:"):
+        return spool_dir_for_store_file(path)
+    return None
 
 
 def spool_of(store: Any) -> ClientSpool | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -24,7 +25,7 @@ from ...entities import Dataset, Experiment, MetricHistory, Run
 from ...errors import InvalidParameter
 from ...settings import API_BASE
 from ..arrow import detached_relation
-from ..base import MetricRow, RunPage, SeriesRequest, TrackingStore
+from ..base import MetricRow, RunPage, RunQuery, SeriesRequest, TrackingStore
 from .transport import Query, Transport
 from .wire import (
     ARROW_CONTENT_TYPE,
@@ -37,6 +38,7 @@ from .wire import (
     ipc_to_table,
     metric_rows_to_json,
     run_from_dict,
+    run_query_to_params,
     table_to_ipc,
     unframe_tables,
 )
@@ -241,45 +243,13 @@ class RemoteStore:
         self._call("POST", "/heartbeats", body)
 
     # ------------------------------------------------------------------- reads
-    @staticmethod
-    def _search_query(
-        experiment_ids: Sequence[str],
-        filter_string: str,
-        view_type: str,
-        max_results: int | None,
-        order_by: Sequence[str],
-    ) -> list[tuple[str, Any]]:
-        return [
-            *(("experiment_ids", e) for e in experiment_ids),
-            ("filter", filter_string or None),
-            ("view_type", view_type),
-            ("max_results", max_results),
-            *(("order_by", o) for o in order_by),
-        ]
-
-    def search_runs(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str,
-        view_type: str,
-        max_results: int | None,
-        order_by: Sequence[str],
-        page_token: str | None,
-    ) -> RunPage:
-        query = self._search_query(experiment_ids, filter_string, view_type, max_results, order_by)
-        answer = self._json("GET", "/runs", query=[*query, ("page_token", page_token)])
+    def search_runs(self, query: RunQuery) -> RunPage:
+        answer = self._json("GET", "/runs", query=run_query_to_params(query))
         return RunPage([run_from_dict(r) for r in answer["runs"]], answer["next_page_token"])
 
-    def search_runs_arrow(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str,
-        view_type: str,
-        max_results: int | None,
-        order_by: Sequence[str],
-    ) -> dict[str, Any]:
-        query = self._search_query(experiment_ids, filter_string, view_type, max_results, order_by)
-        tables = unframe_tables(self._call("GET", "/runs.arrow", query=query))
+    def search_runs_arrow(self, query: RunQuery) -> dict[str, Any]:
+        params = run_query_to_params(replace(query, page_token=None))
+        tables = unframe_tables(self._call("GET", "/runs.arrow", query=params))
         return dict(zip(_RUNS_ARROW_TABLES, tables, strict=True))
 
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -38,7 +38,7 @@ from ...entities import (
     RunInputs,
 )
 from ...errors import InvalidParameter
-from ..base import MetricRow
+from ..base import MetricRow, RunQuery
 
 __all__ = [
     "ARROW_CONTENT_TYPE",
@@ -294,3 +294,37 @@ def unframe_tables(data: bytes) -> list[pa.Table]:
         out.append(ipc_to_table(view[pos : pos + n]))
         pos += n
     return out
+
+
+# ------------------------------------------------------------------ run queries
+def run_query_to_params(query: RunQuery) -> list[tuple[str, Any]]:
+    """The query-string items of ``GET /runs`` and ``GET /runs.arrow`` for ``query``."""
+    return [
+        *(("experiment_ids", e) for e in query.experiment_ids),
+        ("filter", query.filter_string or None),
+        ("view_type", query.view_type),
+        ("max_results", query.max_results),
+        *(("order_by", o) for o in query.order_by),
+        ("page_token", query.page_token),
+    ]
+
+
+def run_query_from_params(
+    values: Callable[[str], list[str]], number: Callable[[str], int | None]
+) -> RunQuery:
+    """The :class:`RunQuery` of a request: ``values(name)`` lists a query argument's values,
+    ``number(name)`` parses one as an integer (``None`` when absent)."""
+
+    def one(name: str, default: str) -> str:
+        found = values(name)
+        return found[-1] if found else default
+
+    token = one("page_token", "")
+    return RunQuery(
+        experiment_ids=tuple(values("experiment_ids")),
+        filter_string=one("filter", ""),
+        view_type=one("view_type", "ACTIVE_ONLY") or "ACTIVE_ONLY",
+        max_results=number("max_results"),
+        order_by=tuple(values("order_by")),
+        page_token=token or None,
+    )
