@@ -484,5 +484,7 @@ def _at_exit() -> None:
         except Exception:  # the store may be gone at interpreter exit
             _runs.pop()
     for client in list(_clients.values()):
-        with contextlib.suppress(Exception):  # best effort at interpreter exit
-            client.buffer.close()
+        # commits what is buffered; what the store does not take goes to the spool, with a
+        # warning that names where (the next process that opens the store ingests it)
+        with contextlib.suppress(Exception):
+            client.close()

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..entities import Dataset, Experiment, FileInfo, MetricHistory, Run
-from ..errors import ExperimentNotFound, InvalidParameter
+from ..errors import InvalidParameter
+from ..settings import MAX_RESULTS_PAGE
 from .fluent import _active_experiment, _run_id, get_client, get_client_for_active
 
 __all__ = [
@@ -107,11 +108,11 @@ def _experiment_ids(
         ids.append(experiment_ids)
     elif experiment_ids:
         ids.extend(str(i) for i in experiment_ids)
-    for name in experiment_names or []:
-        exp = client.get_experiment_by_name(name)
-        if exp is None:
-            raise ExperimentNotFound(f"No experiment named {name!r}.")
-        ids.append(exp.experiment_id)
+    if experiment_names:
+        # MLflow ignores names that do not exist (with a warning here): a live view may
+        # start before its experiment does
+        ids.extend(client.experiment_ids_for_names(list(experiment_names)))
+        return ids
     return ids or [_current_experiment_id()]
 
 
@@ -131,6 +132,10 @@ def search_runs(
     """
     ids = _experiment_ids(experiment_ids, experiment_names, search_all_experiments)
     client = get_client()
+    if output_format not in ("pandas", "list"):
+        raise InvalidParameter(f"Unknown output_format {output_format!r}; use 'pandas' or 'list'.")
+    if not ids:  # only unknown experiment names: nothing matches
+        return [] if output_format == "list" else _empty_runs_frame()
     if output_format == "pandas":
         return client.search_runs_frame(ids, filter_string, run_view_type, max_results, order_by)
     if output_format == "list":
@@ -141,7 +146,7 @@ def search_runs(
                 ids,
                 filter_string,
                 run_view_type,
-                min(max_results - len(runs), 10_000),
+                min(max_results - len(runs), MAX_RESULTS_PAGE),
                 order_by,
                 token,
             )
@@ -150,6 +155,14 @@ def search_runs(
             if token is None or len(runs) >= max_results:
                 return runs
     raise InvalidParameter(f"Unknown output_format {output_format!r}; use 'pandas' or 'list'.")
+
+
+def _empty_runs_frame() -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(
+        columns=["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
+    )
 
 
 def get_metric_history(run_id: str, key: str) -> MetricHistory:

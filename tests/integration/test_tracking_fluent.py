@@ -285,3 +285,58 @@ def test_system_metrics_are_sampled_into_the_run(tracking_store, monkeypatch):
     monkeypatch.setenv("MLTRACK_SYSTEM_METRICS_INTERVAL_S", "soon")
     with pytest.raises(InvalidParameter, match="INTERVAL_S"):
         mt.start_run(log_system_metrics=True)
+
+
+def test_unknown_experiment_names_are_ignored_with_a_warning(tracking_store):
+    """MLflow ignores unknown names; a live view that starts before its experiment exists
+    must not fail."""
+    mt.set_experiment("known")
+    with mt.start_run(run_name="r"):
+        pass
+    with pytest.warns(UserWarning, match="'not-yet'"):
+        df = mt.search_runs(experiment_names=["known", "not-yet"])
+    assert list(df["tags.mlflow.runName"]) == ["r"]
+    with pytest.warns(UserWarning, match="'not-yet'"):
+        assert len(mt.search_runs(experiment_names=["not-yet"])) == 0
+    with pytest.warns(UserWarning, match="no experiment"):
+        assert mt.search_runs(experiment_names=["not-yet"], output_format="list") == []
+
+
+def test_points_the_store_does_not_take_at_close_are_spooled_and_ingested_later(tmp_path):
+    """Direct mode too: a failed final flush keeps the points in the spool beside the store,
+    with a warning naming it; the next process that opens the store ingests them."""
+    import subprocess
+    import sys
+
+    uri = "duckdb://" + str(tmp_path / "store.duckdb")
+    script = (
+        "import jupyter_mltrack as mt\n"
+        "from jupyter_mltrack.tracking.fluent import get_client\n"
+        "run = mt.start_run(run_name='late')\n"
+        "mt.end_run()\n"
+        "client = get_client()\n"
+        "for step in range(100):\n"
+        "    client.log_metric(run.info.run_id, 'x', float(step), step=step)\n"
+        "client.store.close()  # the store goes away before the buffer is committed\n"
+        "print(run.info.run_id)\n"
+    )
+    env = {
+        **__import__("os").environ,
+        "MLTRACK_TRACKING_URI": uri,
+        "MLTRACK_STORE_MODE": "direct",
+        "PYTHONWARNINGS": "always",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "100 buffered metric points" in done.stderr and "spool" in done.stderr
+    run_id = done.stdout.split()[-1]
+    from jupyter_mltrack.testing import reset_tracking_state
+
+    mt.set_tracking_uri(uri)
+    try:
+        history = mt.get_metric_history(run_id, "x")
+        assert sorted(history.steps) == list(range(100))
+    finally:
+        reset_tracking_state()
