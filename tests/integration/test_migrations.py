@@ -34,7 +34,8 @@ def test_v1_store_opens_and_keeps_data(tmp_path):
         assert run.data.metrics == {"loss": 0.1}
         assert len(store.get_metric_history(V1_RUN, "loss")) == 10
         assert store.get_experiment_by_name("legacy") is not None
-        assert current_version(store._con) == SCHEMA_VERSION
+        with store.db.writer() as con:
+            assert current_version(con) == SCHEMA_VERSION
     finally:
         store.close()
 
