@@ -152,12 +152,26 @@ class RunData:
 
 @dataclass(frozen=True, slots=True)
 class Dataset:
+    """A dataset record as stored: schema, profile and source are JSON strings.
+
+    ``mt.data.from_pandas``/``from_numpy`` return subclasses that also hold the data
+    (``.df``, ``.features``, ``.targets``); only this record reaches the store.
+    """
+
     name: str
     digest: str
     source_type: str
     source: str
     schema: str | None = None
     profile: str | None = None
+
+    def _to_mlflow_entity(self) -> Dataset:
+        """The plain record, without any data a subclass holds (MLflow's method name)."""
+        if type(self) is Dataset:
+            return self
+        return Dataset(
+            self.name, self.digest, self.source_type, self.source, self.schema, self.profile
+        )
 
 
 @dataclass(frozen=True, slots=True)

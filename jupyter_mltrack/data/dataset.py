@@ -1,15 +1,21 @@
-"""Build :class:`~jupyter_mltrack.entities.Dataset` records for ``log_input``.
+"""Datasets for ``log_input``: the data plus its record, as MLflow's ``mlflow.data`` builds them.
 
-A record describes data, it does not hold it: a name, a short content digest
+:func:`from_pandas` and :func:`from_numpy` return a :class:`PandasDataset` or
+:class:`NumpyDataset`: the data itself (``.df``, or ``.features`` and
+``.targets``) together with its :class:`~jupyter_mltrack.entities.Dataset`
+record, which is all that ``log_input`` stores: a name, a short content digest
 (:mod:`.digest`), where the data came from, its schema (:mod:`.schema`) and a
 small profile, each as MLflow stores them, so runs read the same in MLflow.
+Unlike MLflow's objects, ``.source``, ``.schema`` and ``.profile`` are the
+stored JSON strings (``json.loads`` them), the same as on ``run.inputs``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from ..entities import Dataset
@@ -17,37 +23,116 @@ from ..errors import InvalidParameter
 from .digest import numpy_digest, pandas_digest
 from .schema import pandas_schema, tensor_schema
 
-__all__ = ["DEFAULT_NAME", "from_numpy", "from_pandas"]
+__all__ = ["DEFAULT_NAME", "NumpyDataset", "PandasDataset", "from_numpy", "from_pandas"]
 
 DEFAULT_NAME = "dataset"
 
 Source = str | os.PathLike[str] | None
 
 
+class _DataDataset(Dataset):
+    """A :class:`Dataset` record that also holds its data; frozen like the record."""
+
+    __slots__ = ()
+
+    def __init__(self, record: Dataset) -> None:
+        super().__init__(
+            record.name,
+            record.digest,
+            record.source_type,
+            record.source,
+            record.schema,
+            record.profile,
+        )
+
+    def __setattr__(self, name: str, value: Any) -> NoReturn:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+class PandasDataset(_DataDataset):
+    """A DataFrame with its record; ``targets``/``predictions`` name columns of ``df``."""
+
+    __slots__ = ("_df", "_predictions", "_targets")
+    _df: Any
+    _targets: str | None
+    _predictions: str | None
+
+    def __init__(
+        self, record: Dataset, df: Any, targets: str | None, predictions: str | None
+    ) -> None:
+        super().__init__(record)
+        object.__setattr__(self, "_df", df)
+        object.__setattr__(self, "_targets", targets)
+        object.__setattr__(self, "_predictions", predictions)
+
+    @property
+    def df(self) -> Any:
+        """The DataFrame (not a copy: changing it does not update the digest)."""
+        return self._df
+
+    @property
+    def targets(self) -> str | None:
+        return self._targets
+
+    @property
+    def predictions(self) -> str | None:
+        return self._predictions
+
+
+class NumpyDataset(_DataDataset):
+    """A feature array (and optional target array) with its record."""
+
+    __slots__ = ("_features", "_targets")
+    _features: Any
+    _targets: Any
+
+    def __init__(self, record: Dataset, features: Any, targets: Any) -> None:
+        super().__init__(record)
+        object.__setattr__(self, "_features", features)
+        object.__setattr__(self, "_targets", targets)
+
+    @property
+    def features(self) -> Any:
+        return self._features
+
+    @property
+    def targets(self) -> Any:
+        return self._targets
+
+
 def from_pandas(
-    df: Any, source: Source = None, name: str | None = None, targets: str | None = None
-) -> Dataset:
-    """A dataset record for a pandas DataFrame.
+    df: Any,
+    source: Source = None,
+    targets: str | None = None,
+    name: str | None = None,
+    digest: str | None = None,
+    predictions: str | None = None,
+) -> PandasDataset:
+    """A dataset of a pandas DataFrame (arguments in ``mlflow.data.from_pandas``'s order).
 
     Args:
         df: the DataFrame.
         source: where the data came from: a path, a ``file://``, ``http(s)://``
             or other URI; ``None`` records the calling code as the source.
-        name: a display name, ``"dataset"`` if ``None``.
         targets: the name of the label column, recorded in the profile.
+        name: a display name, ``"dataset"`` if ``None``.
+        digest: a digest to record instead of the computed one.
+        predictions: the name of a column of model predictions, recorded in the profile.
 
     Returns:
-        A ``Dataset`` whose schema is ``{"mlflow_colspec": [...]}`` and whose
-        profile is ``{"num_rows": .., "num_elements": ..}`` (plus ``targets``).
+        A ``PandasDataset`` (a ``Dataset`` record holding ``df``) whose schema is
+        ``{"mlflow_colspec": [...]}`` and whose profile is
+        ``{"num_rows": .., "num_elements": ..}`` (plus ``targets``/``predictions``).
 
     Raises:
-        InvalidParameter: ``df`` is not a DataFrame, ``targets`` is not one of
-            its columns, or ``source``/``name`` is malformed.
+        InvalidParameter: ``df`` is not a DataFrame, ``targets`` or ``predictions``
+            is not one of its columns, or ``source``/``name``/``digest`` is malformed.
 
     Example::
 
-        ds = from_pandas(train_df, source="data/train.parquet", name="train", targets="y")
+        ds = from_pandas(train_df, source="data/train.parquet", targets="y", name="train")
         ds.digest  # e.g. '3f9a2c1b'
+        mt.log_input(ds, context="training")
     """
     import pandas as pd
 
@@ -57,36 +142,45 @@ def from_pandas(
             "Use from_numpy for arrays, or wrap the data with pandas.DataFrame(...)."
         )
     profile: dict[str, Any] = {"num_rows": len(df), "num_elements": int(df.size)}
-    if targets is not None:
-        if targets not in df.columns:
+    for label, column in (("targets", targets), ("predictions", predictions)):
+        if column is None:
+            continue
+        if column not in df.columns:
             raise InvalidParameter(
-                f"targets {targets!r} is not a column of the DataFrame; its columns are "
+                f"{label} {column!r} is not a column of the DataFrame; its columns are "
                 f"{[str(c) for c in df.columns][:20]}."
             )
-        profile["targets"] = targets
+        profile[label] = column
     schema = json.dumps(pandas_schema(df))
-    return _dataset(name, pandas_digest(df, schema), source, schema, profile)
+    digest = _resolve_digest(digest) or pandas_digest(df, schema)
+    return PandasDataset(_dataset(name, digest, source, schema, profile), df, targets, predictions)
 
 
 def from_numpy(
-    features: Any, source: Source = None, name: str | None = None, targets: Any = None
-) -> Dataset:
-    """A dataset record for a numpy feature array and optional target array.
+    features: Any,
+    source: Source = None,
+    targets: Any = None,
+    name: str | None = None,
+    digest: str | None = None,
+) -> NumpyDataset:
+    """A dataset of a numpy feature array and optional target array (MLflow's order).
 
     Args:
         features: an array of at least one dimension; rows are the first axis.
         source: as for :func:`from_pandas`.
-        name: a display name, ``"dataset"`` if ``None``.
         targets: an array with as many rows as ``features``, or ``None``.
+        name: a display name, ``"dataset"`` if ``None``.
+        digest: a digest to record instead of the computed one.
 
     Returns:
-        A ``Dataset`` whose schema is ``{"mlflow_tensorspec": {"features": ..,
-        "targets": ..}}`` (dtype and shape with ``-1`` rows) and whose profile
-        has ``num_rows``, ``num_elements`` (features plus targets) and the shapes.
+        A ``NumpyDataset`` (a ``Dataset`` record holding ``features`` and ``targets``)
+        whose schema is ``{"mlflow_tensorspec": {"features": .., "targets": ..}}``
+        (dtype and shape with ``-1`` rows) and whose profile has ``num_rows``,
+        ``num_elements`` (features plus targets) and the shapes.
 
     Raises:
-        InvalidParameter: an argument is not an array, is 0-dimensional, or the
-            row counts differ.
+        InvalidParameter: an argument is not an array, is 0-dimensional, the
+            row counts differ, or ``source``/``name``/``digest`` is malformed.
 
     Example::
 
@@ -119,7 +213,16 @@ def from_numpy(
     }
     profile.update({f"{label}_shape": list(a.shape) for label, a in arrays.items()})
     schema = json.dumps(tensor_schema(features, targets))
-    return _dataset(name, numpy_digest(features, targets, schema), source, schema, profile)
+    digest = _resolve_digest(digest) or numpy_digest(features, targets, schema)
+    return NumpyDataset(_dataset(name, digest, source, schema, profile), features, targets)
+
+
+def _resolve_digest(digest: str | None) -> str | None:
+    if digest is not None and (not isinstance(digest, str) or not digest.strip()):
+        raise InvalidParameter(
+            f"Dataset digest must be a non-empty str; got {digest!r}. Omit it to compute one."
+        )
+    return digest
 
 
 def _dataset(

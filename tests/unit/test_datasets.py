@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 
 from jupyter_mltrack import data
-from jupyter_mltrack.data import from_numpy, from_pandas
+from jupyter_mltrack.data import NumpyDataset, PandasDataset, from_numpy, from_pandas
 from jupyter_mltrack.data.digest import SAMPLE_ROWS
 from jupyter_mltrack.entities import Dataset
 from jupyter_mltrack.errors import InvalidParameter
@@ -54,6 +55,75 @@ def test_pandas_record_fields() -> None:
             {"type": "boolean", "name": "b", "required": True},
         ]
     }
+
+
+def test_pandas_dataset_holds_its_frame_and_columns() -> None:
+    frame = _frame()
+    frame["pred"] = frame["b"]
+    ds = from_pandas(frame, "data/train.csv", "b", "train", predictions="pred")
+    assert isinstance(ds, PandasDataset) and isinstance(ds, Dataset)
+    assert ds.df is frame  # held, not copied
+    assert (ds.targets, ds.predictions, ds.name) == ("b", "pred", "train")
+    assert json.loads(ds.source) == {"uri": "data/train.csv"}
+    assert json.loads(ds.profile or "") == {
+        "num_rows": 5,
+        "num_elements": 25,
+        "targets": "b",
+        "predictions": "pred",
+    }
+    assert ds.digest == from_pandas(frame).digest  # metadata does not change the digest
+    plain = from_pandas(_frame())
+    assert (plain.targets, plain.predictions) == (None, None)
+
+
+def test_positional_order_is_mlflows() -> None:
+    # mlflow.data.from_pandas(df, source, targets, name, digest, predictions)
+    ds = from_pandas(_frame(), "s3://b/k", "i", "n", "d1gest", "f")
+    assert (ds.source_type, ds.targets, ds.name, ds.digest, ds.predictions) == (
+        "s3",
+        "i",
+        "n",
+        "d1gest",
+        "f",
+    )
+    # mlflow.data.from_numpy(features, source, targets, name, digest)
+    targets = np.arange(3)
+    nds = from_numpy(np.zeros((3, 2)), "a.npy", targets, "n", "d2")
+    assert (nds.source_type, nds.targets is targets, nds.name, nds.digest) == (
+        "local",
+        True,
+        "n",
+        "d2",
+    )
+
+
+def test_numpy_dataset_holds_its_arrays() -> None:
+    features, targets = np.zeros((4, 2)), np.arange(4)
+    ds = from_numpy(features, targets=targets)
+    assert isinstance(ds, NumpyDataset) and isinstance(ds, Dataset)
+    assert ds.features is features and ds.targets is targets
+    assert from_numpy(features).targets is None
+
+
+def test_datasets_are_frozen_and_reduce_to_the_stored_record() -> None:
+    ds = from_pandas(_frame(), name="train")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ds.name = "other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ds.extra = 1  # type: ignore[attr-defined]
+    record = ds._to_mlflow_entity()
+    assert type(record) is Dataset
+    assert dataclasses.astuple(record) == dataclasses.astuple(ds)
+    assert record._to_mlflow_entity() is record
+    assert not hasattr(record, "df")
+    assert repr(ds).startswith("PandasDataset(name='train', digest=")
+
+
+def test_given_digest_is_recorded_and_must_be_text() -> None:
+    assert from_pandas(_frame(), digest="abc").digest == "abc"
+    for bad in ("", " ", 3):
+        with pytest.raises(InvalidParameter, match="Dataset digest must be a non-empty str"):
+            from_numpy(np.zeros(2), digest=bad)
 
 
 def test_default_name_is_dataset() -> None:
@@ -164,6 +234,8 @@ def test_pandas_errors() -> None:
         from_pandas({"a": [1]})
     with pytest.raises(InvalidParameter, match=r"targets 'y' is not a column.*'i', 'f'"):
         from_pandas(_frame(), targets="y")
+    with pytest.raises(InvalidParameter, match=r"predictions 'p' is not a column"):
+        from_pandas(_frame(), predictions="p")
     with pytest.raises(InvalidParameter, match="Dataset name must be a non-empty str"):
         from_pandas(_frame(), name=" ")
 
