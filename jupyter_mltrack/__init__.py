@@ -21,7 +21,7 @@ from ._jupyter import _jupyter_labextension_paths, _jupyter_server_extension_poi
 from .autolog import autolog
 from .config import get_tracking_uri, set_tracking_uri
 from .entities import Experiment, Metric, Param, Run, RunStatus, RunTag
-from .tracking.client import TrackingClient
+from .tracking.client import MlflowClient, TrackingClient
 from .tracking.fluent import (
     ActiveRun,
     active_run,
@@ -46,6 +46,7 @@ from .tracking.fluent_ops import (
     delete_experiment,
     delete_run,
     download_artifacts,
+    get_artifact_uri,
     get_metric_history,
     get_metric_series,
     get_run,
@@ -56,6 +57,7 @@ from .tracking.fluent_ops import (
     log_figure,
     log_image,
     log_input,
+    log_inputs,
     log_table,
     log_text,
     restore_experiment,
@@ -76,6 +78,7 @@ __all__ = [
     "ActiveRun",
     "Experiment",
     "Metric",
+    "MlflowClient",
     "Param",
     "Run",
     "RunStatus",
@@ -93,6 +96,7 @@ __all__ = [
     "end_run",
     "errors",
     "flush",
+    "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
     "get_metric_history",
@@ -108,6 +112,7 @@ __all__ = [
     "log_figure",
     "log_image",
     "log_input",
+    "log_inputs",
     "log_metric",
     "log_metrics",
     "log_param",

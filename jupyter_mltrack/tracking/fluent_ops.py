@@ -6,16 +6,18 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from ..artifacts.base import validate_artifact_path
 from ..entities import Dataset, Experiment, FileInfo, MetricHistory, Run
 from ..errors import InvalidParameter
 from ..settings import MAX_RESULTS_PAGE
-from .fluent import _active_experiment, _run_id, get_client, get_client_for_active
+from .fluent import _active, _active_experiment, _run_id, get_client, get_client_for_active
 
 __all__ = [
     "create_experiment",
     "delete_experiment",
     "delete_run",
     "download_artifacts",
+    "get_artifact_uri",
     "get_metric_history",
     "get_metric_series",
     "get_run",
@@ -26,6 +28,7 @@ __all__ = [
     "log_figure",
     "log_image",
     "log_input",
+    "log_inputs",
     "log_table",
     "log_text",
     "restore_experiment",
@@ -235,11 +238,53 @@ def download_artifacts(
     return get_client_for_active().download_artifacts(_run_id(run_id), artifact_path, dst_path)
 
 
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    """The URI of the active run's artifact root, or of ``artifact_path`` under it.
+
+    As in MLflow, a run is started when none is active. Example:
+    ``mt.get_artifact_uri("plots/a.png")`` -> ``"file:///.../<run_id>/artifacts/plots/a.png"``.
+    """
+    root = _active().info.artifact_uri
+    if artifact_path is None:
+        return root
+    return root.rstrip("/") + "/" + validate_artifact_path(artifact_path)
+
+
 def log_input(
     dataset: Dataset, context: str | None = None, tags: dict[str, str] | None = None
 ) -> None:
-    """Record that the active run used ``dataset`` (from ``mt.data.from_pandas/from_numpy``)."""
-    input_tags = dict(tags or {})
-    if context is not None:
-        input_tags["mlflow.data.context"] = context
-    get_client_for_active().log_inputs(_run_id(None), [(dataset, input_tags)])
+    """Record that the active run used ``dataset`` (from ``mt.data.from_pandas/from_numpy``).
+
+    ``context`` (e.g. ``"training"``) is stored as the input tag ``mlflow.data.context``;
+    the run shows it in ``mt.get_run(run_id).inputs.dataset_inputs``.
+    """
+    log_inputs([dataset], [context], [tags])
+
+
+def log_inputs(
+    datasets: Sequence[Dataset] | None = None,
+    contexts: Sequence[str | None] | None = None,
+    tags_list: Sequence[dict[str, str] | None] | None = None,
+) -> None:
+    """Record several datasets at once; ``contexts`` and ``tags_list`` match by position."""
+    records = list(datasets or [])
+    context_list = list(contexts) if contexts is not None else [None] * len(records)
+    tag_dicts = list(tags_list) if tags_list is not None else [None] * len(records)
+    if not len(records) == len(context_list) == len(tag_dicts):
+        raise InvalidParameter(
+            f"log_inputs got {len(records)} datasets, {len(context_list)} contexts and "
+            f"{len(tag_dicts)} tag dicts; pass one context and one tag dict (or None) each."
+        )
+    inputs: list[tuple[Dataset, dict[str, str]]] = []
+    for dataset, context, tags in zip(records, context_list, tag_dicts, strict=True):
+        if tags is not None and not isinstance(tags, dict):
+            raise InvalidParameter(f"log_input tags must be a dict of str to str, got {tags!r}.")
+        input_tags = dict(tags or {})
+        if context is not None:
+            input_tags["mlflow.data.context"] = context
+        # the store gets the record only, never the data an mt.data dataset holds
+        if isinstance(dataset, Dataset):
+            dataset = dataset._to_mlflow_entity()
+        inputs.append((dataset, input_tags))
+    if inputs:
+        get_client_for_active().log_inputs(_run_id(None), inputs)
