@@ -21,6 +21,7 @@ RunNotFound`` behaves the same against every backend::
 
 from __future__ import annotations
 
+import os
 import traceback
 from typing import Any, ClassVar
 
