@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 
-import anywidget
 import pandas as pd
 import traitlets
 
-from ._bundle import bundle_or_empty, bundle_path
+from ._base import MltrackWidget
 
 __all__ = ["MAX_ROWS", "RunTable"]
 
@@ -23,7 +22,7 @@ __all__ = ["MAX_ROWS", "RunTable"]
 MAX_ROWS = 500
 
 
-class RunTable(anywidget.AnyWidget):
+class RunTable(MltrackWidget, bundle="runTable"):
     """A table of runs (one row per DataFrame row); click rows to select them.
 
     Args:
@@ -36,9 +35,6 @@ class RunTable(anywidget.AnyWidget):
     from Python to change the selection. ``selected`` gives those rows as a DataFrame.
     """
 
-    _esm = bundle_or_empty("runTable.js")
-    _css = bundle_or_empty("runTable.css")
-
     _columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
     _rows = traitlets.List(traitlets.List()).tag(sync=True)
     _row_ids = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -48,7 +44,6 @@ class RunTable(anywidget.AnyWidget):
     def __init__(
         self, df: pd.DataFrame, *, id_column: str = "run_id", max_rows: int = MAX_ROWS
     ) -> None:
-        bundle_path("runTable.js")  # a clear error instead of an empty widget
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"RunTable needs a pandas DataFrame, got {type(df).__name__}.")
         ids = df[id_column] if id_column in df.columns else df.index.to_series()
