@@ -4,10 +4,17 @@
  * Every call goes through `requestAPI`, which adds Jupyter's auth (token, XSRF) via
  * `ServerConnection` and turns a non-2xx answer into a `ServerConnection.ResponseError`
  * carrying the server's JSON message. The store API (`/mltrack/api/v1/...`) is the one the
- * store service speaks (docs/service-design.md); these types mirror its JSON answers.
+ * store service speaks (docs/service-design.md). Its entity shapes (`IExperiment`, `IRun`,
+ * ...) are generated from `jupyter_mltrack/entities.py` into `types.generated.ts`
+ * (`python -m jupyter_mltrack._schema_ts`); only the shapes of this extension's own routes
+ * are written here.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+
+import type { IExperiment, IRun } from './types.generated';
+
+export type * from './types.generated';
 
 /** URL prefix of the extension's routes, relative to the server's base URL. */
 export const API_PREFIX = 'mltrack/api';
@@ -33,42 +40,6 @@ export interface IServerInfo {
   api_base: string;
   /** The process serving a DuckDB store, or null (remote store, or nobody serves it yet). */
   store_owner: IStoreOwner | null;
-}
-
-/** An experiment as `GET /mltrack/api/v1/experiments` returns it. */
-export interface IExperiment {
-  experiment_id: string;
-  name: string;
-  artifact_location: string;
-  lifecycle_stage: string;
-  tags: Record<string, string>;
-  creation_time_ms: number | null;
-  last_update_time_ms: number | null;
-}
-
-/** A metric value on the wire: NaN and infinities are the strings `NaN`, `Infinity`, `-Infinity`. */
-export type WireFloat = number | 'NaN' | 'Infinity' | '-Infinity';
-
-/** A run as `GET /mltrack/api/v1/runs` returns it (latest metric values only). */
-export interface IRun {
-  info: {
-    run_id: string;
-    experiment_id: string;
-    run_name: string;
-    /** RUNNING, SCHEDULED, FINISHED, FAILED or KILLED. */
-    status: string;
-    start_time_ms: number;
-    end_time_ms: number | null;
-    user_id: string;
-    lifecycle_stage: string;
-    artifact_uri: string;
-    parent_run_id: string | null;
-  };
-  data: {
-    metrics: Record<string, WireFloat>;
-    params: Record<string, string>;
-    tags: Record<string, string>;
-  };
 }
 
 /** What the sidebar lists: active experiments and the most recent runs among them. */
