@@ -63,7 +63,7 @@ def _wait_for(path: Path, timeout: float = 120) -> None:
 
 def role_writer(args: argparse.Namespace) -> None:
     import jupyter_mltrack as mt
-    from jupyter_mltrack.service.spool import spool_of
+    from jupyter_mltrack.store.remote.spool import spool_of
     from jupyter_mltrack.tracking.fluent import get_client
 
     errors: list[str] = []
@@ -105,7 +105,7 @@ def role_writer(args: argparse.Namespace) -> None:
 
 def role_reader(args: argparse.Namespace) -> None:
     """What the sidebar and a live plot do: search runs, open one, read downsampled series."""
-    from jupyter_mltrack.store.base import SeriesRequest
+    from jupyter_mltrack.store.base import RunQuery, SeriesRequest
     from jupyter_mltrack.tracking.fluent import get_client
 
     store = get_client().store
@@ -117,7 +117,9 @@ def role_reader(args: argparse.Namespace) -> None:
     while not stop.exists():
         try:
             t = time.perf_counter()
-            page = store.search_runs(["0"], "", "ACTIVE_ONLY", 100, ["metrics.x DESC"], None)
+            page = store.search_runs(
+                RunQuery(("0",), "", "ACTIVE_ONLY", 100, ("metrics.x DESC",), None)
+            )
             latencies["search"].append(time.perf_counter() - t)
             ids = [r.info.run_id for r in page.runs]
             if ids:

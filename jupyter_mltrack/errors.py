@@ -45,6 +45,7 @@ __all__ = [
 #: not in :mod:`.settings`, because settings depends on this module.)
 ENV_TRACEBACK = "MLTRACK_TRACEBACK"
 
+
 class MltrackError(Exception):
     """Base of every error raised by jupyter-mltrack."""
 

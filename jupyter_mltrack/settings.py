@@ -128,4 +128,3 @@ def experiment_name_from_env() -> str | None:
 def experiment_id_from_env() -> str | None:
     """``MLTRACK_EXPERIMENT_ID``: the experiment of runs started without one."""
     return _text(ENV_EXPERIMENT_ID)
-
