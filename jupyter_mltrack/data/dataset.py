@@ -176,7 +176,8 @@ def from_numpy(
         A ``NumpyDataset`` (a ``Dataset`` record holding ``features`` and ``targets``)
         whose schema is ``{"mlflow_tensorspec": {"features": .., "targets": ..}}``
         (dtype and shape with ``-1`` rows) and whose profile has ``num_rows``,
-        ``num_elements`` (features plus targets) and the shapes.
+        ``num_elements`` (features plus targets) and, as in MLflow, each array's
+        ``*_shape``, ``*_size`` and ``*_nbytes``.
 
     Raises:
         InvalidParameter: an argument is not an array, is 0-dimensional, the
@@ -211,7 +212,10 @@ def from_numpy(
         "num_rows": int(features.shape[0]),
         "num_elements": sum(int(a.size) for a in arrays.values()),
     }
-    profile.update({f"{label}_shape": list(a.shape) for label, a in arrays.items()})
+    for label, array in arrays.items():  # the keys of MLflow's NumpyDataset.profile
+        profile[f"{label}_shape"] = list(array.shape)
+        profile[f"{label}_size"] = int(array.size)
+        profile[f"{label}_nbytes"] = int(array.nbytes)
     schema = json.dumps(tensor_schema(features, targets))
     digest = _resolve_digest(digest) or numpy_digest(features, targets, schema)
     return NumpyDataset(_dataset(name, digest, source, schema, profile), features, targets)

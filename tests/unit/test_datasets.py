@@ -253,7 +253,11 @@ def test_numpy_record_fields() -> None:
         "num_rows": 10,
         "num_elements": 50,
         "features_shape": [10, 4],
+        "features_size": 40,
+        "features_nbytes": 160,
         "targets_shape": [10],
+        "targets_size": 10,
+        "targets_nbytes": 80,
     }
     spec = json.loads(ds.schema or "")["mlflow_tensorspec"]
     assert json.loads(spec["features"]) == [
@@ -273,6 +277,8 @@ def test_numpy_without_targets() -> None:
         "num_rows": 2,
         "num_elements": 2,
         "features_shape": [2],
+        "features_size": 2,
+        "features_nbytes": 16,
     }
 
 
