@@ -1,5 +1,6 @@
-"""Tracking: the client, the fluent API and the metric buffer."""
+"""Tracking: the validating core, the buffering client (``MlflowClient``), the fluent API."""
 
-from .client import PagedList, TrackingClient
+from .client import MlflowClient, PagedList, TrackingClient
+from .core import TrackingCore
 
-__all__ = ["PagedList", "TrackingClient"]
+__all__ = ["MlflowClient", "PagedList", "TrackingClient", "TrackingCore"]
