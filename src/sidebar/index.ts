@@ -1,6 +1,8 @@
 /**
  * Plugin adding the jupyter-mltrack panel to the left sidebar, the
  * `mltrack:open-sidebar` command that reveals it and `mltrack:refresh-sidebar`.
+ * Page state for scripts and tests: `READY_ATTRIBUTE` on the body, `PanelAttributes` on the
+ * panel node.
  */
 import {
   ILabShell,
@@ -13,11 +15,19 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { getServerInfo, getStoreSnapshot } from '../api';
 import { SidebarPanel } from './panel';
 
+export { PanelAttributes } from './panel';
+
 /** Command ids of this plugin. */
 export const CommandIDs = {
   openSidebar: 'mltrack:open-sidebar',
   refreshSidebar: 'mltrack:refresh-sidebar'
 } as const;
+
+/**
+ * Set on `document.body` once the plugin activated: the panel is in the left area and the
+ * commands (and their palette items) are registered. Tests wait on it rather than on time.
+ */
+export const READY_ATTRIBUTE = 'data-mltrack-ready';
 
 /** How many of the most recent runs the sidebar lists. */
 export const SIDEBAR_MAX_RUNS = 20;
@@ -68,5 +78,6 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     for (const command of Object.values(CommandIDs)) {
       palette?.addItem({ command, category: 'Experiment Tracking' });
     }
+    document.body.setAttribute(READY_ATTRIBUTE, 'true');
   }
 };

@@ -54,6 +54,21 @@ function ownerText(info: IServerInfo): string {
   return `${what ?? 'a process'} (pid ${owner.pid})`;
 }
 
+/**
+ * Attributes the panel node carries so that tests (and anyone scripting the page) can wait on
+ * its state instead of guessing timings.
+ */
+export const PanelAttributes = {
+  /** Present once the first load finished (rendered data or an error); value: its outcome. */
+  loaded: 'data-mltrack-loaded',
+  /** Number of loads started so far (a refresh in flight is not restarted). */
+  loadsStarted: 'data-mltrack-loads-started',
+  /** Number of loads finished so far; load n finishes before load n + 1 starts. */
+  loadsDone: 'data-mltrack-loads-done',
+  /** Present while a load is in flight. */
+  busy: 'data-mltrack-busy'
+} as const;
+
 /** Loads the data once shown, then every few seconds while visible; `refresh()` on demand. */
 export class SidebarPanel extends Widget {
   constructor(private readonly _sources: ISidebarSources) {
@@ -80,6 +95,8 @@ export class SidebarPanel extends Widget {
     );
     this._store = element('div', 'jp-mltrack-store');
     this.node.append(header, this._body, this._status, this._store);
+    this.node.setAttribute(PanelAttributes.loadsStarted, '0');
+    this.node.setAttribute(PanelAttributes.loadsDone, '0');
   }
 
   /** Read the server info and the store again and re-render; errors are shown, not thrown. */
@@ -136,11 +153,31 @@ export class SidebarPanel extends Widget {
 
   private async _load(): Promise<void> {
     this._status.classList.add('jp-mltrack-busy');
+    this.node.setAttribute(PanelAttributes.busy, '');
+    this.node.setAttribute(
+      PanelAttributes.loadsStarted,
+      String(++this._started)
+    );
+    let ok = false;
+    try {
+      ok = await this._loadAndRender();
+    } finally {
+      // after the DOM shows this load's result, never before
+      this._status.classList.remove('jp-mltrack-busy');
+      this.node.removeAttribute(PanelAttributes.busy);
+      if (!this.node.hasAttribute(PanelAttributes.loaded)) {
+        this.node.setAttribute(PanelAttributes.loaded, ok ? 'ok' : 'error');
+      }
+      this.node.setAttribute(PanelAttributes.loadsDone, String(++this._done));
+    }
+  }
+
+  /** One load; true when both the info and the store were read and rendered. */
+  private async _loadAndRender(): Promise<boolean> {
     const [info, snapshot] = await Promise.allSettled([
       this._sources.info(),
       this._sources.snapshot()
     ]);
-    this._status.classList.remove('jp-mltrack-busy');
     if (info.status === 'rejected') {
       this._showInfoError(info.reason);
     } else {
@@ -158,6 +195,7 @@ export class SidebarPanel extends Widget {
       this._store.classList.remove('jp-mltrack-stale');
       this._renderStore(snapshot.value);
     }
+    return info.status === 'fulfilled' && snapshot.status === 'fulfilled';
   }
 
   private _setStatus(text: string, isError: boolean): void {
@@ -304,6 +342,8 @@ export class SidebarPanel extends Widget {
   private readonly _status: HTMLParagraphElement;
   private readonly _store: HTMLDivElement;
   private _pending: Promise<void> | null = null;
+  private _started = 0;
+  private _done = 0;
   private _timer: number | null = null;
   private _infoKey = '';
   private _storeKey = '';

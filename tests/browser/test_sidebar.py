@@ -4,6 +4,12 @@ a notebook logs them; RunTable selects runs.
 Needs Debian's /usr/bin/chromium and the built lab extension. Under CI (env var ``CI`` set)
 their absence fails the tests; elsewhere it skips them with the reason.
 Set ``MLTRACK_BROWSER_ARTIFACTS=<dir>`` to keep screenshots.
+
+Every wait targets state the page exposes, never elapsed time: JupyterLab's ``restored``
+promise (``window.jupyterapp``), ``data-mltrack-ready`` on the body (the plugin activated and
+registered its commands), the panel's ``data-mltrack-loaded`` and load counters, kernel
+status, rendered text. ``TIMEOUT_MS`` only bounds each wait (``MLTRACK_BROWSER_TIMEOUT_S``
+raises it on a very slow machine); a fast machine never waits for it.
 """
 
 from __future__ import annotations
@@ -37,7 +43,17 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-dev-shm-usage",
 ]
-TIMEOUT_MS = 60_000
+# An upper bound per wait, not a sleep: generous, so a loaded machine is slow but not failing.
+TIMEOUT_MS = int(float(os.environ.get("MLTRACK_BROWSER_TIMEOUT_S", "120")) * 1000)
+
+# Page state exposed by the extension (src/sidebar/index.ts, src/sidebar/panel.ts).
+READY = "data-mltrack-ready"  # on <body>: plugin activated, commands registered
+LOADED = "data-mltrack-loaded"  # on the panel: first load finished ("ok" or "error")
+LOADS_STARTED = "data-mltrack-loads-started"  # on the panel: loads started so far
+LOADS_DONE = "data-mltrack-loads-done"  # on the panel: loads finished so far
+SIDEBAR = "#jp-mltrack-sidebar"
+OPEN_SIDEBAR = "mltrack:open-sidebar"
+REFRESH_SIDEBAR = "mltrack:refresh-sidebar"
 
 
 def _missing_requirement() -> str | None:
@@ -82,7 +98,9 @@ def browser(lab) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=TIMEOUT_MS
+        )
         yield chromium
         chromium.close()
 
@@ -101,95 +119,38 @@ def page(browser, lab, request: pytest.FixtureRequest):
 
 
 def open_lab(page, lab, path: str = "lab") -> None:
+    """Load JupyterLab and wait until it restored its layout and our plugin is active."""
     page.goto(f"{lab.url}{path}?token={lab.token}")
-    page.wait_for_selector("#jp-main-dock-panel")
     page.wait_for_function("() => window.jupyterapp !== undefined")
-    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
-
-
-def run_from_palette(page, label: str) -> None:
-    """Run a command as a person would: Ctrl+Shift+C, type its label, click it."""
-    palette = page.locator(".jp-ModalCommandPalette")
-    for _ in range(20):  # keys pressed while Lab still moves focus at startup can be lost
-        page.keyboard.press("Control+Shift+C")
-        try:
-            palette.wait_for(state="visible", timeout=1_000)
-            break
-        except PlaywrightTimeout:
-            continue
-    palette.locator("input").fill(label)
-    palette.locator(".lm-CommandPalette-item", has_text=label).click()
-
-
-def test_sidebar_shows_version_and_store(page, lab) -> None:
-    open_lab(page, lab)
-    run_from_palette(page, "Open Experiment Tracking Sidebar")
-
-    panel = page.locator("#jp-mltrack-sidebar")
-    panel.wait_for(state="visible")
-    store = lab.root_dir.resolve() / "mltrack" / "store.duckdb"
-    assert panel.locator(".jp-mltrack-version").inner_text() == __version__
-    assert panel.locator(".jp-mltrack-store-path").inner_text() == str(store)
-    assert panel.locator(".jp-mltrack-tracking-uri").inner_text() == f"duckdb://{store}"
-    owner = f"this Jupyter server (pid {lab.proc.pid})"
-    assert panel.locator(".jp-mltrack-owner").inner_text() == owner
-    panel.locator(".jp-mltrack-experiment-name", has_text="Default").wait_for()
-    assert panel.locator(".jp-mltrack-error").count() == 0
-
-
-CELLS = [
-    "import pandas as pd\n"
-    "from jupyter_mltrack.widgets import RunTable\n"
-    "t = RunTable(pd.DataFrame({'run_id': ['a1', 'b2', 'c3'], 'loss': [0.5, 0.25, 0.125]}))\n"
-    "t",
-    "print('selected:', t.selected_ids)",
-]
-
-_KERNEL_CONNECTED = """() => {
-  const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
-  return kernel?.connectionStatus === 'connected' && kernel?.status === 'idle';
-}"""
-
-
-def test_run_table_selection_reaches_the_kernel(page, lab) -> None:
-    nb = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(c) for c in CELLS],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-    )
-    nbformat.write(nb, lab.root_dir / "runs.ipynb")
-    open_lab(page, lab, "lab/tree/runs.ipynb")
-    page.wait_for_function(_KERNEL_CONNECTED)
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-
-    row = page.locator(".mltrack-runtable tr[data-run-id='b2']")
-    row.wait_for(state="visible")
-    page.get_by_text("selected: []").wait_for()
-    row.click()
-    page.wait_for_selector(".mltrack-runtable tr.mltrack-runtable-selected[data-run-id='b2']")
-
-    # Re-run only the second cell; its output shows what the kernel received.
     page.evaluate(
-        """async () => {
-          const panel = window.jupyterapp.shell.currentWidget;
-          panel.content.activeCellIndex = 1;
-          await window.jupyterapp.commands.execute('notebook:run-cell');
-        }"""
+        "() => { window.jupyterapp.restored.then(() => { window.__mltrackLabRestored = true; }); }"
     )
-    page.get_by_text("selected: ['b2']").wait_for()
+    page.wait_for_function("() => window.__mltrackLabRestored === true")
+    page.wait_for_selector(f"body[{READY}='true']", state="attached")
 
 
-LIVE_CELLS = [
-    "import jupyter_mltrack as mt\n"
-    "from jupyter_mltrack.tracking.fluent import get_client\n"
-    "with mt.start_run(run_name='baseline'):\n"
-    "    mt.log_metric('loss', 0.75)\n"
-    "run = mt.start_run(run_name='sidebar-live-run')\n"
-    "for step in range(50):\n"
-    "    mt.log_metric('loss', 1 / (step + 1), step=step)\n"
-    "mt.flush()\n"
-    "print('store:', type(get_client().store).__name__)",
-    "mt.end_run()",
-]
+def execute(page, command: str) -> None:
+    """Run a JupyterLab command through the app's command registry and await its result."""
+    page.evaluate("(id) => window.jupyterapp.commands.execute(id).then(() => true)", command)
+
+
+def wait_panel_loaded(page):
+    """The sidebar panel, once visible and its first load rendered (without an error)."""
+    panel = page.locator(f"{SIDEBAR}[{LOADED}]")
+    panel.wait_for(state="visible")
+    assert panel.get_attribute(LOADED) == "ok", panel.inner_text()
+    return page.locator(SIDEBAR)
+
+
+def wait_fresh_load(page) -> None:
+    """Wait until a load that started after this call has finished and rendered (the panel
+    polls by itself; loads run one at a time, so load n + 1 starts after now)."""
+    started = int(page.locator(SIDEBAR).get_attribute(LOADS_STARTED) or "0")
+    page.wait_for_function(
+        f"""(started) => Number(document.querySelector('{SIDEBAR}')
+              ?.getAttribute('{LOADS_DONE}')) > started""",
+        arg=started,
+    )
 
 
 _NOTEBOOK = (
@@ -209,19 +170,95 @@ def _wait_kernel(page, path: str) -> None:
     )
 
 
-def _run_cell(page, path: str, index: int) -> None:
-    """Run one cell of the open notebook ``path`` (activated first: the palette and the
-    sidebar move the focus)."""
+def _run(page, path: str, command: str, index: int | None = None) -> None:
+    """Run ``command`` on the open notebook ``path``, activated first (other widgets, the
+    sidebar too, may hold the focus); ``index`` selects the active cell first."""
     page.evaluate(
-        f"""async ([path, index]) => {{
+        f"""async ([path, command, index]) => {{
           const app = window.jupyterapp;
           const panel = {_NOTEBOOK};
           app.shell.activateById(panel.id);
-          panel.content.activeCellIndex = index;
-          await app.commands.execute('notebook:run-cell');
+          if (index !== null) {{
+            panel.content.activeCellIndex = index;
+          }}
+          await app.commands.execute(command);
         }}""",
-        [path, index],
+        [path, command, index],
     )
+
+
+def test_sidebar_shows_version_and_store(page, lab) -> None:
+    open_lab(page, lab)
+    # as a person would: click the sidebar's tab (no keyboard focus involved); the layout is
+    # restored by now, so a panel already shown from the workspace stays shown
+    if not page.locator(SIDEBAR).is_visible():
+        page.locator(f".jp-SideBar .lm-TabBar-tab[data-id='{SIDEBAR[1:]}']").click()
+
+    panel = wait_panel_loaded(page)
+    store = lab.root_dir.resolve() / "mltrack" / "store.duckdb"
+    assert panel.locator(".jp-mltrack-version").inner_text() == __version__
+    assert panel.locator(".jp-mltrack-store-path").inner_text() == str(store)
+    assert panel.locator(".jp-mltrack-tracking-uri").inner_text() == f"duckdb://{store}"
+    owner = f"this Jupyter server (pid {lab.proc.pid})"
+    assert panel.locator(".jp-mltrack-owner").inner_text() == owner
+    assert panel.locator(".jp-mltrack-experiment-name", has_text="Default").count() == 1
+    assert panel.locator(".jp-mltrack-error").count() == 0
+
+    # the refresh command reloads at once and resolves when the panel shows the result
+    done = int(panel.get_attribute(LOADS_DONE) or "0")
+    execute(page, REFRESH_SIDEBAR)
+    assert int(panel.get_attribute(LOADS_DONE) or "0") > done
+    assert panel.locator(".jp-mltrack-error").count() == 0
+
+    # the open command reveals the panel again after the left area was collapsed
+    execute(page, "application:toggle-left-area")
+    panel.wait_for(state="hidden")
+    execute(page, OPEN_SIDEBAR)
+    panel.wait_for(state="visible")
+
+
+CELLS = [
+    "import pandas as pd\n"
+    "from jupyter_mltrack.widgets import RunTable\n"
+    "t = RunTable(pd.DataFrame({'run_id': ['a1', 'b2', 'c3'], 'loss': [0.5, 0.25, 0.125]}))\n"
+    "t",
+    "print('selected:', t.selected_ids)",
+]
+
+
+def test_run_table_selection_reaches_the_kernel(page, lab) -> None:
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(c) for c in CELLS],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    )
+    nbformat.write(nb, lab.root_dir / "runs.ipynb")
+    open_lab(page, lab, "lab/tree/runs.ipynb")
+    _wait_kernel(page, "runs.ipynb")
+    _run(page, "runs.ipynb", "notebook:run-all-cells")
+
+    row = page.locator(".mltrack-runtable tr[data-run-id='b2']")
+    row.wait_for(state="visible")
+    page.get_by_text("selected: []").wait_for()
+    row.click()
+    page.wait_for_selector(".mltrack-runtable tr.mltrack-runtable-selected[data-run-id='b2']")
+
+    # Re-run only the second cell; its output shows what the kernel received.
+    _run(page, "runs.ipynb", "notebook:run-cell", index=1)
+    page.get_by_text("selected: ['b2']").wait_for()
+
+
+LIVE_CELLS = [
+    "import jupyter_mltrack as mt\n"
+    "from jupyter_mltrack.tracking.fluent import get_client\n"
+    "with mt.start_run(run_name='baseline'):\n"
+    "    mt.log_metric('loss', 0.75)\n"
+    "run = mt.start_run(run_name='sidebar-live-run')\n"
+    "for step in range(50):\n"
+    "    mt.log_metric('loss', 1 / (step + 1), step=step)\n"
+    "mt.flush()\n"
+    "print('store:', type(get_client().store).__name__)",
+    "mt.end_run()",
+]
 
 
 def test_sidebar_lists_a_run_logged_by_a_notebook_live(page, lab) -> None:
@@ -232,16 +269,17 @@ def test_sidebar_lists_a_run_logged_by_a_notebook_live(page, lab) -> None:
     nbformat.write(nb, lab.root_dir / "live.ipynb")
     open_lab(page, lab, "lab/tree/live.ipynb")
     _wait_kernel(page, "live.ipynb")
-    run_from_palette(page, "Open Experiment Tracking Sidebar")
-    panel = page.locator("#jp-mltrack-sidebar")
-    panel.locator(".jp-mltrack-status-line", has_text="Updated").wait_for()
+    execute(page, OPEN_SIDEBAR)
+    panel = wait_panel_loaded(page)
     page.evaluate("() => { window.__mltrackNoReload = true; }")
 
-    _run_cell(page, "live.ipynb", 0)
+    _run(page, "live.ipynb", "notebook:run-cell", index=0)
     # the kernel is a client of the store the server owns (no service, no direct open)
     page.get_by_text("store: ServiceStore").wait_for()
+    # everything is logged and flushed: the next load the panel starts by itself shows it
+    wait_fresh_load(page)  # polled in by the panel: no reload, no click
     live = panel.locator(".jp-mltrack-run", has_text="sidebar-live-run")
-    live.wait_for()  # polled in by the panel: no reload, no click
+    assert live.count() == 1, panel.inner_text()
     assert live.get_attribute("data-status") == "RUNNING"
     artifacts = os.environ.get("MLTRACK_BROWSER_ARTIFACTS")
     if artifacts:
@@ -252,7 +290,7 @@ def test_sidebar_lists_a_run_logged_by_a_notebook_live(page, lab) -> None:
         == "FINISHED"
     )
 
-    _run_cell(page, "live.ipynb", 1)
+    _run(page, "live.ipynb", "notebook:run-cell", index=1)
     panel.locator(".jp-mltrack-run[data-status='FINISHED']", has_text="sidebar-live-run").wait_for()
     # same page all along: a reload would have dropped the marker
     assert page.evaluate("() => window.__mltrackNoReload === true")
