@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"tracking"},
     {"service"},
     {"widgets"},
-    {"server", "cli", "testing", "autolog", "magics", "_jupyter", "__init__"},
+    {"server", "cli", "testing", "autolog", "magics", "_jupyter", "_schema_ts", "__init__"},
 ]
 #: Same-layer imports that are part of the design (the facade exposes the top layer).
 SAME_LAYER_OK = {
