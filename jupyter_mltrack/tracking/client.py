@@ -97,9 +97,8 @@ class TrackingClient(TrackingCore):
                 stacklevel=2,
             )
             return
-        path = spool.keep(pending) if pending else spool.keep(rest)
-        if pending and rest:
-            spool.keep(rest)
+        # pending first: it may be a partly spooled commit the spool recognises
+        path = next(iter([spool.keep(part) for part in (pending, rest) if part]))
         warnings.warn(
             f"jupyter-mltrack could not write {count} buffered metric points to "
             f"{self.tracking_uri}; they are kept in {path} and the next process that opens "

@@ -21,6 +21,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..entities import (
@@ -35,6 +36,7 @@ from ..entities import (
     RunTag,
 )
 from ..errors import AlreadyExists, ExperimentNotFound, InvalidParameter, InvalidState
+from ..settings import MAX_RESULTS_PAGE
 from ..store.base import MetricRow, RunPage, RunQuery, SeriesRequest, TrackingStore
 from .artifact_client import ArtifactMethods
 from .names import generate_run_name
@@ -428,16 +430,8 @@ class TrackingCore(ArtifactMethods):
         page_token: str | None = None,
     ) -> PagedList:
         """One page of matching runs (see docs/search.md for the filter language)."""
-        page = self.search_page(
-            RunQuery(
-                tuple(_ids(experiment_ids)),
-                _filter(filter_string),
-                run_view_type,
-                max_results,
-                tuple(order_by or ()),
-                page_token,
-            )
-        )
+        query = _run_query(experiment_ids, filter_string, run_view_type, max_results, order_by)
+        page = self.search_page(replace(query, page_token=page_token))
         return PagedList(page.runs, page.next_page_token)
 
     def search_page(self, query: RunQuery) -> RunPage:
@@ -460,13 +454,7 @@ class TrackingCore(ArtifactMethods):
     ) -> Any:
         """Matching runs as a pandas DataFrame with ``params.*``, ``metrics.*``, ``tags.*``."""
         tables = self.search_tables(
-            RunQuery(
-                tuple(_ids(experiment_ids)),
-                _filter(filter_string),
-                run_view_type,
-                max_results,
-                tuple(order_by or ()),
-            )
+            _run_query(experiment_ids, filter_string, run_view_type, max_results, order_by)
         )
         from .frames import runs_to_frame  # pandas is imported on first use only
 
@@ -533,8 +521,6 @@ class TrackingCore(ArtifactMethods):
 
     def search_runs_all_deleted(self) -> list[Run]:
         """Every deleted run of every experiment (all pages), e.g. to list what gc removes."""
-        from ..settings import MAX_RESULTS_PAGE
-
         ids = [e.experiment_id for e in self.search_experiments(view_type="ALL")]
         runs: list[Run] = []
         token: str | None = None
@@ -582,6 +568,23 @@ def metric_row(
         validate_metric_value(key, value),
         now_ms() if timestamp is None else validate_timestamp(timestamp),
         validate_step(step),
+    )
+
+
+def _run_query(
+    experiment_ids: Any,
+    filter_string: Any,
+    view_type: str,
+    max_results: int | None,
+    order_by: Sequence[str] | None,
+) -> RunQuery:
+    """The :class:`RunQuery` of the MLflow-style search arguments (ids as strings)."""
+    return RunQuery(
+        tuple(_ids(experiment_ids)),
+        _filter(filter_string),
+        view_type,
+        max_results,
+        tuple(order_by or ()),
     )
 
 

@@ -157,18 +157,12 @@ def create_experiment(
                     "INSERT INTO store.experiment_tags VALUES (?, ?, ?)", [experiment_id, k, v]
                 )
     except duckdb.ConstraintException as exc:
-        winner = _experiment_row_outside(db, name)
+        with db.writer() as con:  # the failed transaction rolled back: read the winner
+            winner = _experiment_row(con, "name = ?", [name])
         if winner is None:
             raise
         raise _name_taken(name, winner) from exc
     return experiment_id
-
-
-def _experiment_row_outside(db: Database, name: str) -> tuple[Any, ...] | None:
-    rows = db.execute(
-        "SELECT experiment_id, name, lifecycle_stage FROM store.experiments WHERE name = ?", [name]
-    )
-    return rows[0] if rows else None
 
 
 def set_experiment_stage(db: Database, experiment_id: str, stage: str) -> None:
