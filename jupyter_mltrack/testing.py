@@ -21,17 +21,18 @@ def reset_tracking_state() -> None:
     from .store.schemes import close_all_stores
     from .tracking import fluent
 
-    while fluent._stack:
+    runs = fluent._runs  # the calling thread's active runs
+    while runs.stack:
         try:
             fluent.end_run()
         except Exception:  # a test may have deleted the run or broken the store on purpose
-            fluent._stack.pop()
+            runs.pop()
     for client in list(fluent._clients.values()):
         with contextlib.suppress(Exception):  # same as above
             client.buffer.close()
     fluent._clients.clear()
     fluent._active_experiment.clear()
-    fluent._last.clear()
+    runs.last = None
     close_all_stores()
     set_tracking_uri(None)
 

@@ -95,34 +95,6 @@ class _ThreadRuns(threading.local):
 _runs = _ThreadRuns()
 
 
-class _ThisThreadStack:
-    """List-like view of the calling thread's run stack: what ``_stack`` was before runs
-    became per-thread. Only ``jupyter_mltrack.testing.reset_tracking_state`` still uses
-    ``_stack`` and ``_last``; drop both once it uses ``_runs`` (``.stack``, ``.pop()``,
-    ``.last``)."""
-
-    def __bool__(self) -> bool:
-        return bool(_runs.stack)
-
-    def __len__(self) -> int:
-        return len(_runs.stack)
-
-    def __getitem__(self, i: int) -> ActiveRun:
-        return _runs.stack[i]
-
-    def pop(self) -> ActiveRun:
-        return _runs.pop()
-
-
-class _ThisThreadLast:
-    def clear(self) -> None:
-        _runs.last = None
-
-
-_stack = _ThisThreadStack()
-_last = _ThisThreadLast()
-
-
 class ActiveRun(Run):
     """The run returned by :func:`start_run`; a context manager that ends it.
 
