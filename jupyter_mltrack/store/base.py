@@ -50,8 +50,8 @@ class RunQuery:
 class SeriesRequest:
     """A downsampled series request (ARCHITECTURE.md section 6).
 
-    ``x_axis`` is ``"step"``, ``"relative_time"`` (ms since the run's first
-    point) or ``"wall_time"`` (epoch ms). ``x_min``/``x_max`` restrict to the
+    ``x_axis`` is ``"step"``, ``"relative_time"`` (ms since the run's
+    start time) or ``"wall_time"`` (epoch ms). ``x_min``/``x_max`` restrict to the
     visible range when zooming.
     """
 

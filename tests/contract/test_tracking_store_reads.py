@@ -133,12 +133,37 @@ def test_get_metric_series_downsamples(store):
     assert max(table.column("max_value").to_pylist()) == 1e6
     zoom = store.get_metric_series(SeriesRequest((run_id,), "loss", 5, "step", 100.0, 199.0))
     assert sum(zoom.column("n").to_pylist()) == 100
-    wall = store.get_metric_series(SeriesRequest((run_id,), "loss", 4, "relative_time"))
-    assert wall.column("first_x").to_pylist()[0] == 0.0
+    rel = store.get_metric_series(SeriesRequest((run_id,), "loss", 4, "relative_time"))
+    assert rel.column("first_x").to_pylist()[0] == 999.0  # ms since the run started at 1
     with pytest.raises(InvalidParameter):
         store.get_metric_series(SeriesRequest((run_id,), "loss", 10, "sideways"))
     with pytest.raises(InvalidParameter):
         store.get_metric_series(SeriesRequest((run_id,), "loss", 0))
+
+
+def test_series_ranges_on_every_axis_match_the_points_inside(store):
+    """Range bounds become column predicates; what they keep must equal the exact filter."""
+    early = store.create_run("0", "early", 1_000, "u", {}, None).info.run_id
+    late = store.create_run("0", "late", 5_000, "u", {}, None).info.run_id
+    starts = ((early, 1_000), (late, 5_000))
+    rows = [(r, "m", float(s), start + 10 * s, s) for r, start in starts for s in range(300)]
+    store.log_batch(rows, [], [])
+
+    def count(axis: str, lo: float | None, hi: float | None) -> dict[str, int]:
+        table = store.get_metric_series(SeriesRequest((early, late), "m", 50, axis, lo, hi))
+        out: dict[str, int] = {}
+        for rid, n in zip(
+            table.column("run_id").to_pylist(), table.column("n").to_pylist(), strict=True
+        ):
+            out[rid] = out.get(rid, 0) + n
+        return out
+
+    # relative: x = 10 * step for both runs although they started 4 s apart
+    assert count("relative_time", 100.5, 1_000.0) == {early: 90, late: 90}
+    assert count("relative_time", None, 29.0) == {early: 3, late: 3}
+    assert count("step", 10.5, 20.5) == {early: 10, late: 10}
+    assert count("wall_time", 3_990.0, None) == {early: 1, late: 300}
+    assert count("step", 1e9, None) == {}
 
 
 # -------------------------------------------------------------------------- sql

@@ -7,6 +7,7 @@ Functions take a read cursor (or a query callable over one) from
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ from ..search import (
     parse_order_by,
     search_fingerprint,
 )
+from .dialect import in_list
 
 Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
@@ -63,27 +65,27 @@ def load_runs(q: Query, run_ids: Sequence[str]) -> list[Run]:
     if not run_ids:
         return []
     ids = list(run_ids)
-    rows = q(f"SELECT {_RUN_COLUMNS} FROM store.runs r WHERE list_contains(?, r.run_id)", [ids])
+    rows = q(f"SELECT {_RUN_COLUMNS} FROM store.runs r WHERE {in_list('r.run_id')}", [ids])
     data: dict[str, tuple[dict[str, float], dict[str, str], dict[str, str]]] = {
         r[0]: ({}, {}, {}) for r in rows
     }
     for rid, k, v in q(
-        "SELECT run_id, key, value FROM store.latest_metrics WHERE list_contains(?, run_id)", [ids]
+        f"SELECT run_id, key, value FROM store.latest_metrics WHERE {in_list('run_id')}", [ids]
     ):
         data[rid][0][k] = v
     for rid, k, v in q(
-        "SELECT run_id, key, value FROM store.params WHERE list_contains(?, run_id)", [ids]
+        f"SELECT run_id, key, value FROM store.params WHERE {in_list('run_id')}", [ids]
     ):
         data[rid][1][k] = v
     for rid, k, v in q(
-        "SELECT run_id, key, value FROM store.tags WHERE list_contains(?, run_id)", [ids]
+        f"SELECT run_id, key, value FROM store.tags WHERE {in_list('run_id')}", [ids]
     ):
         data[rid][2][k] = v
     inputs: dict[str, list[DatasetInput]] = {}
     for rid, tags, *ds in q(
         "SELECT i.run_id, i.tags, d.name, d.digest, d.source_type, d.source, d.schema, d.profile "
         "FROM store.run_inputs i JOIN store.datasets d USING (dataset_id) "
-        "WHERE list_contains(?, i.run_id) ORDER BY d.name",
+        f"WHERE {in_list('i.run_id')} ORDER BY d.name",
         [ids],
     ):
         inputs.setdefault(rid, []).append(DatasetInput(Dataset(*ds), json.loads(tags)))
@@ -110,7 +112,7 @@ def _select_run_ids(query: RunQuery) -> tuple[str, list[Any]]:
     stage_sql, stage_params = view_type_clause(view_type, "r.lifecycle_stage")
     sql = (
         "SELECT r.run_id FROM store.runs r "
-        f"WHERE list_contains(?, r.experiment_id) AND {stage_sql} AND ({where_sql}) "
+        f"WHERE {in_list('r.experiment_id')} AND {stage_sql} AND ({where_sql}) "
         f"ORDER BY {order_sql}"
     )
     return sql, [list(experiment_ids), *stage_params, *where_params, *order_params]
@@ -186,36 +188,72 @@ def metric_history(con: duckdb.DuckDBPyConnection, run_id: str, key: str) -> Met
 
 
 _X_AXES = {
-    "step": "CAST(step AS DOUBLE)",
-    "wall_time": "CAST(timestamp_ms AS DOUBLE)",
-    "relative_time": "CAST(timestamp_ms - min(timestamp_ms) OVER (PARTITION BY run_id) AS DOUBLE)",
+    "step": "CAST(m.step AS DOUBLE)",
+    "wall_time": "CAST(m.timestamp_ms AS DOUBLE)",
+    "relative_time": "CAST(m.timestamp_ms - r.start_time_ms AS DOUBLE)",
 }
+# The stored column each axis is computed from, for range predicates the scan can prune
+# row groups with (an expression such as ``CAST(step AS DOUBLE) >= ?`` prunes nothing).
+_X_COLUMN = {"step": "m.step", "wall_time": "m.timestamp_ms", "relative_time": "m.timestamp_ms"}
+
+
+def _x_range(con: duckdb.DuckDBPyConnection, req: SeriesRequest) -> tuple[str, list[object]]:
+    """Predicates for ``x_min``/``x_max`` on the stored integer columns.
+
+    For relative time the stored bound is widened by the spread of the requested runs'
+    start times (a superset of each run's range) and the exact bound is applied to ``x``.
+    """
+    lo_shift = hi_shift = 0
+    exact = ""
+    if req.x_axis == "relative_time" and (req.x_min is not None or req.x_max is not None):
+        ids = list(req.run_ids)
+        row = con.execute(
+            "SELECT min(start_time_ms), max(start_time_ms) FROM store.runs "
+            f"WHERE {in_list('run_id')}",
+            [ids],
+        ).fetchall()[0]
+        if row[0] is None:
+            return "", []
+        lo_shift, hi_shift = int(row[0]), int(row[1])
+        exact = _X_AXES["relative_time"]
+    column = _X_COLUMN[req.x_axis]
+    sql, params = "", list[object]()
+    for op, bound, shift, rounded in (
+        (">=", req.x_min, lo_shift, math.ceil),
+        ("<=", req.x_max, hi_shift, math.floor),
+    ):
+        if bound is None:
+            continue
+        sql += f" AND {column} {op} ?"
+        params.append(rounded(bound) + shift)
+        if exact:
+            sql += f" AND {exact} {op} ?"
+            params.append(float(bound))
+    return sql, params
 
 
 def metric_series(con: duckdb.DuckDBPyConnection, req: SeriesRequest) -> pa.Table:
     """M4 downsampling: per run and x bucket, the first, min, max and last points.
 
     The answer has at most ``4 * width`` points per run whatever the history size,
-    and spikes survive because every bucket keeps its extremes.
+    and spikes survive because every bucket keeps its extremes. A range read costs what
+    the range holds, not what the history holds: the bounds become predicates on the
+    stored columns, which the scan uses to skip row groups.
     """
     if req.x_axis not in _X_AXES:
         raise InvalidParameter(f"Unknown x axis {req.x_axis!r}; use one of {', '.join(_X_AXES)}.")
     if not isinstance(req.width, int) or not 1 <= req.width <= 100_000:
         raise InvalidParameter(f"width must be an integer in 1..100000, got {req.width!r}.")
-    rng, rng_params = "", []
-    if req.x_min is not None:
-        rng += " AND x >= ?"
-        rng_params.append(float(req.x_min))
-    if req.x_max is not None:
-        rng += " AND x <= ?"
-        rng_params.append(float(req.x_max))
+    rng, rng_params = _x_range(con, req)
+    join = "JOIN store.runs r ON r.run_id = m.run_id" if req.x_axis == "relative_time" else ""
     # Grouping by the run's position in the request (an integer) instead of its id text,
     # and min/max instead of arg_min(x, x), keeps the hash aggregate cheap.
     sql = f"""
-        WITH raw AS (
-            SELECT list_position(?, run_id) AS run_pos, {_X_AXES[req.x_axis]} AS x, value
-            FROM store.metrics WHERE list_contains(?, run_id) AND key = ?
-        ), pts AS (SELECT * FROM raw WHERE TRUE {rng}),
+        WITH pts AS (
+            SELECT list_position(?, m.run_id) AS run_pos, {_X_AXES[req.x_axis]} AS x, m.value
+            FROM store.metrics m {join}
+            WHERE {in_list("m.run_id")} AND m.key = ? {rng}
+        ),
         b AS (SELECT min(x) AS lo, greatest(max(x) - min(x), 1e-12) AS span FROM pts),
         agg AS (
             SELECT run_pos,
