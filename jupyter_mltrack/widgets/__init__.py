@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 from ._bundle import STATIC_DIR
 
 if TYPE_CHECKING:
+    from .run_diff import RunDiff
     from .run_table import RunTable
 
-__all__ = ["STATIC_DIR", "RunTable"]
+__all__ = ["STATIC_DIR", "RunDiff", "RunTable"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,4 +22,8 @@ def __getattr__(name: str) -> Any:
         from .run_table import RunTable
 
         return RunTable
+    if name == "RunDiff":
+        from .run_diff import RunDiff
+
+        return RunDiff
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
