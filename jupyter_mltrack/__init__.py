@@ -131,12 +131,13 @@ __all__ = [
     "set_tracking_uri",
     "sql",
     "start_run",
+    "widgets",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "data":
+    if name in ("data", "widgets"):  # imported on first use (widgets load ipywidgets)
         import importlib
 
-        return importlib.import_module(".data", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'jupyter_mltrack' has no attribute {name!r}")

@@ -21,6 +21,7 @@ from traitlets import Bool, Unicode, default
 from ..config import DEFAULT_STORE_DIR, DEFAULT_STORE_FILE, normalize_uri
 from ..settings import API_BASE, ENV_TRACKING_URI
 from ..widgets import STATIC_DIR
+from ..widgets._vendor import VENDOR_DIR
 from .handlers import InfoHandler, StaticFileHandler
 from .store_api import StoreApi, mount_store_api
 
@@ -112,6 +113,8 @@ class MltrackExtension(ExtensionApp):
         routes: list[tuple[str, type[Any], dict[str, Any]]] = [
             (r"/mltrack/api/info", InfoHandler, info),
             (r"/mltrack/static/(.*)", StaticFileHandler, {"path": str(STATIC_DIR)}),
+            # plotly.min.js, loaded once per page by the chart widgets (widgets/_vendor.py)
+            (r"/mltrack/vendor/(.*)", StaticFileHandler, {"path": str(VENDOR_DIR)}),
             *(self.store_api.routes if self.store_api is not None else []),
         ]
         self.handlers.extend(routes)

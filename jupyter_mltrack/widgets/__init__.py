@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 from ._bundle import STATIC_DIR
 
 if TYPE_CHECKING:
+    from .live_plot import LivePlot
+    from .metric_compare import MetricCompare
     from .run_diff import RunDiff
     from .run_table import RunTable
 
-__all__ = ["STATIC_DIR", "RunDiff", "RunTable"]
+__all__ = ["STATIC_DIR", "LivePlot", "MetricCompare", "RunDiff", "RunTable"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,6 +24,14 @@ def __getattr__(name: str) -> Any:
         from .run_table import RunTable
 
         return RunTable
+    if name == "LivePlot":
+        from .live_plot import LivePlot
+
+        return LivePlot
+    if name == "MetricCompare":
+        from .metric_compare import MetricCompare
+
+        return MetricCompare
     if name == "RunDiff":
         from .run_diff import RunDiff
 
