@@ -260,8 +260,13 @@ class RunDiff(MltrackWidget, bundle="runDiff"):
         return sections
 
     @handles("diff")
-    def _diff_view(self) -> dict[str, Any]:
-        """Everything the view shows, as one JSON answer (small: keys and short texts)."""
+    def _diff_view(self, show_all: bool | None = None) -> dict[str, Any]:
+        """Everything the view shows, as one JSON answer (small: keys and short texts).
+
+        The view sends its ``show_all``: ipywidgets may hold back a state update while an
+        earlier message is pending, so the request can arrive before the synced value.
+        """
+        show_all = self.show_all if show_all is None else bool(show_all)
         if len(self.run_ids) < 2:
             return {"runs": [], "message": "Select two or more runs to compare them."}
         runs = self._current()
@@ -270,19 +275,19 @@ class RunDiff(MltrackWidget, bundle="runDiff"):
                 {"run_id": r.info.run_id, "run_name": _label(r), "status": r.info.status}
                 for r in runs
             ],
-            "show_all": self.show_all,
+            "show_all": show_all,
         }
         for section, maps in (
             ("params", [r.data.params for r in runs]),
             ("tags", [r.data.tags for r in runs]),
         ):
-            keys, same = _diff.differing(maps, show_all=self.show_all)
+            keys, same = _diff.differing(maps, show_all=show_all)
             result[section] = {
                 "rows": [{"key": k, "values": [m.get(k) for m in maps]} for k in keys],
                 "same": same,
             }
         packages = [self._recorded_files(r.info.run_id).packages for r in runs]
-        keys, same = _diff.differing([p for p in packages if p is not None], show_all=self.show_all)
+        keys, same = _diff.differing([p for p in packages if p is not None], show_all=show_all)
         result["environment"] = {
             "rows": [
                 {"key": k, "values": [None if p is None else p.get(k) for p in packages]}

@@ -319,7 +319,9 @@ const render: Render<IRunDiffModel> = ({ model, el, signal }) => {
   const load = (): void => {
     const mine = ++generation;
     el.dataset.mltrackState = 'loading';
-    request<IDiff>(model, 'diff', {}, { signal })
+    // show_all travels with the request: ipywidgets may send the synced value later
+    const params = { show_all: model.get('show_all') };
+    request<IDiff>(model, 'diff', params, { signal })
       .then(({ result }) => {
         if (mine !== generation) {
           return; // a newer request is on its way

@@ -211,8 +211,8 @@ class Wire:
 
         monkeypatch.setattr(widget.comm, "publish_msg", publish_msg)
 
-    def ask(self, request_id: int) -> Any:
-        content = {"type": "request", "id": request_id, "method": "diff", "params": {}}
+    def ask(self, request_id: int, **params: Any) -> Any:
+        content = {"type": "request", "id": request_id, "method": "diff", "params": params}
         self.widget.comm.handle_msg(
             {"content": {"data": {"method": "custom", "content": content}}, "buffers": []}
         )
@@ -232,3 +232,7 @@ def test_the_view_asks_through_the_comm(sweep: list[str], monkeypatch: pytest.Mo
     diff.run_ids = [sweep[0], sweep[2]]  # the view re-asks on change:run_ids
     result = wire.ask(2)["result"]
     assert [r["key"] for r in result["params"]["rows"]] == ["beta", "opt"]
+    # the view's show_all wins over the synced one (whose update may still be on its way)
+    result = wire.ask(3, show_all=True)["result"]
+    assert [r["key"] for r in result["params"]["rows"]] == ["beta", "epochs", "lr", "opt"]
+    assert result["show_all"] is True and diff.show_all is False
