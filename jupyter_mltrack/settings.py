@@ -16,13 +16,24 @@ from .errors import ENV_TRACEBACK, InvalidParameter
 __all__ = [
     "API_BASE",
     "DEFAULT_HEARTBEAT_S",
+    "DEFAULT_HTTP_RETRY_TIMEOUT_S",
     "DEFAULT_IDLE_TIMEOUT_S",
     "DEFAULT_RUN_TIMEOUT_S",
+    "DEFAULT_SERVER_HOST",
+    "DEFAULT_SERVER_PORT",
     "ENV_EXPERIMENT_ID",
     "ENV_EXPERIMENT_NAME",
     "ENV_HEARTBEAT_S",
+    "ENV_HTTP_RETRY_TIMEOUT_S",
     "ENV_IDLE_TIMEOUT_S",
     "ENV_RUN_TIMEOUT_S",
+    "ENV_SERVER_ARTIFACTS_DESTINATION",
+    "ENV_SERVER_BACKEND_STORE_URI",
+    "ENV_SERVER_EXPOSE_METRICS",
+    "ENV_SERVER_HOST",
+    "ENV_SERVER_PORT",
+    "ENV_SERVER_WORKERS",
+    "ENV_SPOOL_DIR",
     "ENV_START_TIMEOUT_S",
     "ENV_STORE_MODE",
     "ENV_SYSTEM_METRICS",
@@ -32,10 +43,15 @@ __all__ = [
     "MAX_RESULTS_PAGE",
     "SEARCH_LIMIT",
     "STORE_MODES",
+    "env_bool",
+    "env_int",
     "env_seconds",
+    "env_text",
     "experiment_id_from_env",
     "experiment_name_from_env",
+    "http_retry_timeout_s",
     "service_start_timeout_s",
+    "spool_dir_from_env",
     "store_mode",
     "system_metrics_enabled",
     "system_metrics_interval_s",
@@ -54,6 +70,10 @@ DEFAULT_RUN_TIMEOUT_S = 60.0
 DEFAULT_IDLE_TIMEOUT_S = 300.0
 DEFAULT_START_TIMEOUT_S = 10.0
 DEFAULT_SYSTEM_METRICS_INTERVAL_S = 10.0
+#: How long a client of a team server retries a request (connection errors, 5xx).
+DEFAULT_HTTP_RETRY_TIMEOUT_S = 60.0
+DEFAULT_SERVER_HOST = "127.0.0.1"
+DEFAULT_SERVER_PORT = 5000  # MLflow's, so `http://localhost:5000` in existing code works
 
 ENV_TRACKING_URI = "MLTRACK_TRACKING_URI"
 ENV_STORE_MODE = "MLTRACK_STORE_MODE"
@@ -65,6 +85,16 @@ ENV_EXPERIMENT_NAME = "MLTRACK_EXPERIMENT_NAME"
 ENV_EXPERIMENT_ID = "MLTRACK_EXPERIMENT_ID"
 ENV_SYSTEM_METRICS = "MLTRACK_ENABLE_SYSTEM_METRICS"
 ENV_SYSTEM_METRICS_INTERVAL_S = "MLTRACK_SYSTEM_METRICS_INTERVAL_S"
+#: Client side of a team server: where metric batches wait (default: the user cache dir).
+ENV_SPOOL_DIR = "MLTRACK_SPOOL_DIR"
+ENV_HTTP_RETRY_TIMEOUT_S = "MLTRACK_HTTP_RETRY_TIMEOUT_S"
+#: ``mltrack server`` options (docs/server.md); the command line wins over these.
+ENV_SERVER_HOST = "MLTRACK_SERVER_HOST"
+ENV_SERVER_PORT = "MLTRACK_SERVER_PORT"
+ENV_SERVER_BACKEND_STORE_URI = "MLTRACK_SERVER_BACKEND_STORE_URI"
+ENV_SERVER_ARTIFACTS_DESTINATION = "MLTRACK_SERVER_ARTIFACTS_DESTINATION"
+ENV_SERVER_WORKERS = "MLTRACK_SERVER_WORKERS"
+ENV_SERVER_EXPOSE_METRICS = "MLTRACK_SERVER_EXPOSE_METRICS"
 
 STORE_MODES = ("service", "direct")
 
@@ -72,6 +102,52 @@ STORE_MODES = ("service", "direct")
 def _text(name: str) -> str | None:
     value = os.environ.get(name)
     return value.strip() if value and value.strip() else None
+
+
+def env_text(name: str) -> str | None:
+    """The variable ``name``, stripped; ``None`` when unset or blank."""
+    return _text(name)
+
+
+def env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """An integer in ``[minimum, maximum]`` from the variable ``name``, else ``default``."""
+    text = _text(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidParameter(f"{name} must be an integer, got {text!r}.") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = "" if maximum is None else f" and at most {maximum}"
+        raise InvalidParameter(f"{name} must be at least {minimum}{upper}, got {value}.")
+    return value
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off) from the variable ``name``."""
+    text = (_text(name) or "").lower()
+    if not text:
+        return default
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidParameter(f"{name} must be true or false, got {text!r}.")
+
+
+def spool_dir_from_env() -> str | None:
+    """``MLTRACK_SPOOL_DIR``: the root of client spools for team-server URIs."""
+    return _text(ENV_SPOOL_DIR)
+
+
+def http_retry_timeout_s() -> float:
+    """``MLTRACK_HTTP_RETRY_TIMEOUT_S``: how long a team-server client retries a request."""
+    return env_seconds(ENV_HTTP_RETRY_TIMEOUT_S, DEFAULT_HTTP_RETRY_TIMEOUT_S)
 
 
 def tracking_uri_from_env() -> str | None:

@@ -94,7 +94,7 @@ def open_direct(uri: str, paths: StorePaths | None = None) -> TrackingStore:
     lock = OwnerLock.try_acquire(paths, "direct", wait_s=0.3)
     if lock is None:
         info = read_lock_info(paths)
-        if info is not None and info.kind in ("service", "jupyter"):
+        if info is not None and info.kind in ("service", "jupyter", "server"):
             log.debug("direct mode: %s serves %s; using it", info.describe(), paths.store)
             return open_service(uri, paths)
         raise _held_directly(paths, info)

@@ -133,9 +133,11 @@ class LockInfo:
 
     def describe(self) -> str:
         """``"the store service (pid 123)"`` and the like, for messages."""
-        what = {"service": "the store service", "jupyter": "a Jupyter server"}.get(
-            self.kind or "", "a process that opened the store directly"
-        )
+        what = {
+            "service": "the store service",
+            "jupyter": "a Jupyter server",
+            "server": "mltrack server",
+        }.get(self.kind or "", "a process that opened the store directly")
         return f"{what} (pid {self.pid})" if self.pid else what
 
 

@@ -345,8 +345,13 @@ def start_store_owner(
     kind: str = "jupyter",
     settings: OwnerSettings | None = None,
     wait_s: float = 0.3,
+    artifact_root: str | None = None,
 ) -> StoreOwner | None:
     """Become the owner of a DuckDB store and serve it on the current IOLoop.
+
+    ``kind`` is ``"jupyter"``, ``"service"`` or ``"server"`` (``mltrack server``);
+    ``artifact_root`` is where new experiments keep their artifacts (default: an
+    ``artifacts`` directory beside the store file).
 
     Takes the election lock, opens the store (migrating it), ingests leftover spool files,
     ends runs whose heartbeats stopped while no owner ran, binds the unix socket and starts
@@ -363,7 +368,7 @@ def start_store_owner(
         return None
     try:
         lock.write_info(None, starting=True)
-        duck = DuckDBStore("duckdb://" + str(paths.store))
+        duck = DuckDBStore("duckdb://" + str(paths.store), artifact_root)
         duck.db.warm_up()  # before serving: the first batch must not pay the imports
     except MltrackError as exc:
         lock.write_error(exc)

@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"service"},
     {"widgets"},
     {"server", "cli", "testing", "autolog", "magics", "_jupyter", "_schema_ts", "__init__"},
+    {"teamserver"},
 ]
 #: Same-layer imports that are part of the design (the facade exposes the top layer).
 SAME_LAYER_OK = {

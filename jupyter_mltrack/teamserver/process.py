@@ -1,0 +1,133 @@
+"""Running ``mltrack server``: open the backend, bind the port, serve, stop gracefully.
+
+:func:`serve` is the whole life of the process::
+
+    options validated -> backend opened (DuckDB: this process becomes the store's owner)
+    -> app built -> TCP port bound -> "listening" line on stdout -> serve
+    -> SIGTERM / SIGINT -> stop accepting -> wait for requests in flight (up to
+       ``drain_s``) -> backend.stop() (running store calls finish, heartbeats flushed,
+       DuckDB closed, lock released) -> close the remaining connections -> exit 0
+
+The line ``mltrack server listening on http://HOST:PORT (pid N)`` is printed (and
+flushed) once the port accepts connections; tests and scripts wait for it. With
+``--port 0`` the port is the one the OS picked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import sys
+from dataclasses import replace
+
+import tornado.httpserver
+import tornado.netutil
+
+from ..errors import StoreUnavailable
+from ..service.metrics import register_source, unregister_source
+from .app import build_app
+from .backend import open_backend
+from .options import ServerOptions
+
+__all__ = ["DRAIN_S", "MAX_BODY_BYTES", "main_loop", "serve"]
+
+log = logging.getLogger("jupyter_mltrack.teamserver")
+
+#: Seconds a stopping server waits for requests in flight before closing connections.
+DRAIN_S = 20.0
+#: Largest request body read into memory (a batch request of 32 x 10,000 points is ~5 MB;
+#: streamed routes such as artifact uploads raise their own limit).
+MAX_BODY_BYTES = 512 * 1024 * 1024
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bind(options: ServerOptions) -> list[socket.socket]:
+    try:
+        return tornado.netutil.bind_sockets(options.port, options.host)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        hint = (
+            "another process listens on it: pick another --port (or 0 for a free one)"
+            if exc.errno == 98
+            else "check --host names an interface of this machine"
+        )
+        raise StoreUnavailable(
+            f"mltrack server could not listen on {options.host}:{options.port} ({why}); {hint}."
+        ) from exc
+
+
+async def serve(options: ServerOptions, *, stop: asyncio.Event | None = None) -> int:
+    """Serve until SIGTERM/SIGINT (or ``stop`` is set); returns the exit code (0)."""
+    options = options.validated()
+    artifacts = options.artifacts_destination
+    assert artifacts is not None  # validated() fills it
+    sockets = _bind(options)  # before owning the store: a taken port changes nothing
+    options = replace(options, port=sockets[0].getsockname()[1])
+    try:
+        backend = open_backend(options.backend_store_uri, artifacts)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    server: tornado.httpserver.HTTPServer | None = None
+    app = None
+    try:
+        app = build_app(backend, expose_metrics=options.expose_metrics)
+        register_source(backend.metrics_source)
+        server = tornado.httpserver.HTTPServer(
+            app, max_body_size=MAX_BODY_BYTES, max_buffer_size=MAX_BODY_BYTES, xheaders=True
+        )
+        server.add_sockets(sockets)
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if not _is_loopback(options.host):
+            log.warning(
+                "Listening on %s: anyone who can reach this port can read and write every "
+                "run (authentication is planned; put a reverse proxy with auth in front).",
+                options.host,
+            )
+        print(
+            f"mltrack server listening on {options.url} (pid {os.getpid()}); store "
+            f"{options.backend_store_uri}, artifacts {options.artifacts_destination}",
+            flush=True,
+        )
+        log.info("Serving %s on %s", options.backend_store_uri, options.url)
+        await stop.wait()
+        log.info("Stopping: finishing %d request(s) in flight.", app.in_flight)
+    finally:
+        if server is not None:
+            server.stop()  # no new connections
+        if app is not None and not await app.wait_idle(DRAIN_S):
+            log.warning("%d request(s) still running after %.0f s.", app.in_flight, DRAIN_S)
+        unregister_source(backend.metrics_source)
+        await backend.stop()
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.close_all_connections(), 5)
+    log.info("Stopped.")
+    return 0
+
+
+def main_loop(options: ServerOptions) -> int:
+    """Run :func:`serve` in a new event loop, logging to stderr (the CLI's entry point)."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format=f"%(asctime)s [pid {os.getpid()}] %(levelname)s %(name)s: %(message)s",
+    )
+    return asyncio.run(serve(options))
