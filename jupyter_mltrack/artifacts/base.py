@@ -12,12 +12,17 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from ..entities import FileInfo
 from ..errors import InvalidParameter
 
-__all__ = ["ArtifactRepository", "join_artifact_path", "validate_artifact_path"]
+__all__ = [
+    "ArtifactRepository",
+    "ArtifactWriter",
+    "join_artifact_path",
+    "validate_artifact_path",
+]
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -67,6 +72,29 @@ class ArtifactRepository(Protocol):
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
         """Delete a file or a directory tree (the whole root if ``None``)."""
+        ...
+
+    def open_reader(self, artifact_file: str) -> BinaryIO:
+        """A binary stream of one stored file, read in chunks (the artifact proxy's
+        downloads). Raises ``ArtifactNotFound`` if no file is stored at that path."""
+        ...
+
+    def open_writer(self, artifact_file: str) -> ArtifactWriter:
+        """A writer whose bytes become ``artifact_file`` on :meth:`ArtifactWriter.commit`,
+        atomically (the artifact proxy streams uploads through it)."""
+        ...
+
+
+class ArtifactWriter(Protocol):
+    """A file being written in chunks; nothing is visible until :meth:`commit`."""
+
+    def write(self, data: bytes) -> object: ...
+    def commit(self) -> None:
+        """Move the written bytes into place (replacing any previous file)."""
+        ...
+
+    def abort(self) -> None:
+        """Drop what was written; safe to call after :meth:`commit` (then a no-op)."""
         ...
 
 

@@ -24,7 +24,7 @@ from ..entities import FileInfo
 from ..errors import ArtifactNotFound, InvalidParameter
 from .base import join_artifact_path, validate_artifact_path
 
-__all__ = ["LocalArtifactRepository", "local_path_from_uri"]
+__all__ = ["LocalArtifactRepository", "LocalArtifactWriter", "local_path_from_uri"]
 
 #: Prefix of in-flight temporary files; listings and downloads skip them.
 _TMP_PREFIX = ".mltrack-tmp-"
@@ -114,7 +114,30 @@ class LocalArtifactRepository:
         """Write ``data`` to ``artifact_file`` atomically, replacing any previous file."""
         self._replace(self._local(artifact_file), lambda out: out.write(data))
 
+    def open_writer(self, artifact_file: str) -> LocalArtifactWriter:
+        """A writer to a temporary file beside ``artifact_file``, moved into place on commit."""
+        target = self._local(artifact_file)
+        self._replace(target, lambda out: None, commit=False)  # checks the parent and target
+        temp = target.parent / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        return LocalArtifactWriter(os.fdopen(fd, "wb"), temp, target)
+
     # reads
+
+    def open_reader(self, artifact_file: str) -> BinaryIO:
+        """The stored file opened for binary reading.
+
+        Raises:
+            ArtifactNotFound: no file is stored at ``artifact_file`` (or it is a directory).
+        """
+        source = self._local(artifact_file)
+        if not source.is_file():
+            raise ArtifactNotFound(
+                f"No artifact file at {artifact_file!r} under {self.artifact_uri}"
+                + ("; it is a directory, list it instead." if source.is_dir() else "."),
+                path=artifact_file,
+            )
+        return source.open("rb")
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         """One level under ``path``, sorted; ``[]`` if it is missing or a file.
@@ -205,8 +228,11 @@ class LocalArtifactRepository:
             )
         return target
 
-    def _replace(self, target: Path, write: Callable[[BinaryIO], object]) -> None:
-        """Write a new file through ``write`` and move it over ``target`` atomically."""
+    def _replace(
+        self, target: Path, write: Callable[[BinaryIO], object], *, commit: bool = True
+    ) -> None:
+        """Write a new file through ``write`` and move it over ``target`` atomically
+        (``commit=False`` only checks that ``target`` can be written)."""
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
@@ -219,6 +245,8 @@ class LocalArtifactRepository:
                 f"Cannot write {self._relative(target)!r}: it is a directory; choose a file "
                 "name inside it."
             )
+        if not commit:
+            return
         # Our own O_EXCL name (not mkstemp) so the file gets the umask's mode, not 0600.
         temp = target.parent / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -260,3 +288,27 @@ def _inside(root_real: str, candidate_real: str) -> bool:
 def _copy_into(source: Path, out: BinaryIO) -> None:
     with source.open("rb") as src:
         shutil.copyfileobj(src, out)
+
+
+class LocalArtifactWriter:
+    """An :class:`~jupyter_mltrack.artifacts.base.ArtifactWriter` to a temporary file that
+    :meth:`commit` moves over the target with ``os.replace``."""
+
+    def __init__(self, out: BinaryIO, temp: Path, target: Path) -> None:
+        self._out, self._temp, self._target = out, temp, target
+        self._done = False
+
+    def write(self, data: bytes) -> int:
+        return self._out.write(data)
+
+    def commit(self) -> None:
+        self._out.close()
+        os.replace(self._temp, self._target)
+        self._done = True
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._out.close()
+        self._temp.unlink(missing_ok=True)

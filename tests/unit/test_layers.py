@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"data", "artifacts"},
     {"store"},
     {"tracking"},
-    {"service"},
+    {"service", "mlflow_rest"},
     {"widgets"},
     {"server", "cli", "testing", "autolog", "magics", "_jupyter", "_schema_ts", "__init__"},
     {"teamserver"},
