@@ -11,6 +11,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+from .errors import InvalidParameter
+
 __all__ = [
     "Dataset",
     "DatasetInput",
@@ -70,13 +72,20 @@ class Metric:
     """One metric point: ``Metric(key, value, timestamp, step)`` as in MLflow.
 
     The time is stored as ``timestamp_ms``; ``timestamp`` is MLflow's name for it, accepted
-    as a keyword too (``Metric(key="loss", value=0.5, timestamp=t, step=3)``).
+    as a keyword too (``Metric(key="loss", value=0.5, timestamp=t, step=3)``). As MLflow 3's
+    ``Metric``, a point may name the logged model (``model_id``) and the dataset
+    (``dataset_name`` and ``dataset_digest``, both or neither) it was computed on;
+    ``run_id`` is set where the run is not implied (it is ``None`` in histories).
     """
 
     key: str
     value: float
     timestamp_ms: int
     step: int
+    model_id: str | None
+    dataset_name: str | None
+    dataset_digest: str | None
+    run_id: str | None
 
     def __init__(
         self,
@@ -84,6 +93,10 @@ class Metric:
         value: float,
         timestamp: int | None = None,
         step: int | None = None,
+        model_id: str | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        run_id: str | None = None,
         *,
         timestamp_ms: int | None = None,
     ) -> None:
@@ -94,11 +107,21 @@ class Metric:
             )
         if step is None:
             raise TypeError("Metric() missing required argument: 'step'")
+        if (dataset_name is None) != (dataset_digest is None):
+            raise InvalidParameter(
+                f"Metric {key!r} has a dataset_name ({dataset_name!r}) or a dataset_digest "
+                f"({dataset_digest!r}) without the other; give both (e.g. dataset.name and "
+                "dataset.digest) or neither."
+            )
         setattr_ = object.__setattr__
         setattr_(self, "key", key)
         setattr_(self, "value", value)
         setattr_(self, "timestamp_ms", timestamp if timestamp_ms is None else timestamp_ms)
         setattr_(self, "step", step)
+        setattr_(self, "model_id", model_id)
+        setattr_(self, "dataset_name", dataset_name)
+        setattr_(self, "dataset_digest", dataset_digest)
+        setattr_(self, "run_id", run_id)
 
     @property
     def timestamp(self) -> int:
@@ -240,15 +263,27 @@ class MetricHistory(Sequence[Metric]):
     100k-point history costs one columnar fetch, not 100k objects. Use
     ``steps``, ``values``, ``timestamps_ms`` (numpy arrays) or ``to_pandas()``
     for bulk work.
+
+    ``links`` is ``None`` when no point names a dataset or model (the common case),
+    else three lists ``(dataset_names, dataset_digests, model_ids)`` of the points'
+    :attr:`Metric.dataset_name`, :attr:`Metric.dataset_digest` and :attr:`Metric.model_id`.
     """
 
-    __slots__ = ("key", "steps", "timestamps_ms", "values")
+    __slots__ = ("key", "links", "steps", "timestamps_ms", "values")
 
-    def __init__(self, key: str, steps: Any, values: Any, timestamps_ms: Any) -> None:
+    def __init__(
+        self,
+        key: str,
+        steps: Any,
+        values: Any,
+        timestamps_ms: Any,
+        links: tuple[list[str | None], list[str | None], list[str | None]] | None = None,
+    ) -> None:
         self.key = key
         self.steps = steps
         self.values = values
         self.timestamps_ms = timestamps_ms
+        self.links = links
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -260,16 +295,21 @@ class MetricHistory(Sequence[Metric]):
     def __getitem__(self, i: int | slice) -> Metric | list[Metric]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        return Metric(
-            self.key, float(self.values[i]), int(self.timestamps_ms[i]), int(self.steps[i])
-        )
+        point = (self.key, float(self.values[i]), int(self.timestamps_ms[i]), int(self.steps[i]))
+        if self.links is None:
+            return Metric(*point)
+        names, digests, models = self.links
+        return Metric(*point, models[i], names[i], digests[i])
 
     def __iter__(self) -> Iterator[Metric]:
         key = self.key
-        for s, v, t in zip(
-            self.steps.tolist(), self.values.tolist(), self.timestamps_ms.tolist(), strict=True
-        ):
-            yield Metric(key, v, t, s)
+        columns = (self.steps.tolist(), self.values.tolist(), self.timestamps_ms.tolist())
+        if self.links is None:
+            for s, v, t in zip(*columns, strict=True):
+                yield Metric(key, v, t, s)
+            return
+        for s, v, t, name, digest, model in zip(*columns, *self.links, strict=True):
+            yield Metric(key, v, t, s, model, name, digest)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
@@ -283,9 +323,16 @@ class MetricHistory(Sequence[Metric]):
         return f"MetricHistory(key={self.key!r}, points={len(self)})"
 
     def to_pandas(self) -> Any:
-        """A DataFrame with columns ``step``, ``value``, ``timestamp_ms``."""
+        """A DataFrame with columns ``step``, ``value``, ``timestamp_ms`` (and
+        ``dataset_name``, ``dataset_digest``, ``model_id`` when points carry them)."""
         import pandas as pd
 
-        return pd.DataFrame(
-            {"step": self.steps, "value": self.values, "timestamp_ms": self.timestamps_ms}
-        )
+        columns: dict[str, Any] = {
+            "step": self.steps,
+            "value": self.values,
+            "timestamp_ms": self.timestamps_ms,
+        }
+        if self.links is not None:
+            names = ("dataset_name", "dataset_digest", "model_id")
+            columns.update(zip(names, self.links, strict=True))
+        return pd.DataFrame(columns)

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import InvalidParameter
-from ..store.arrow import METRIC_SCHEMA
+from ..store.arrow import conform_metric_table, history_to_table
 from ..store.base import RunQuery, SeriesRequest
 from ..store.remote.wire import (
     FRAMES_CONTENT_TYPE,
@@ -215,14 +215,7 @@ class RunInputsHandler(ApiHandler):
 class MetricHistoryHandler(ApiHandler):
     async def get(self, run_id: str, key: str) -> None:
         def history(c: TrackingCore) -> pa.Table:
-            h = c.get_metric_history(run_id, key)
-            return pa.table(
-                {
-                    "step": pa.array(h.steps, pa.int64()),
-                    "value": pa.array(h.values, pa.float64()),
-                    "timestamp_ms": pa.array(h.timestamps_ms, pa.int64()),
-                }
-            )
+            return history_to_table(c.get_metric_history(run_id, key))
 
         await self.answer_table(history)
 
@@ -288,19 +281,9 @@ def _seq(text: str | None) -> int | None:
 
 
 def _metric_table(table: pa.Table) -> pa.Table:
-    """``table`` in ``METRIC_SCHEMA`` column order and types; names what is missing."""
-    if table.schema.equals(METRIC_SCHEMA):
-        return table
-    missing = [n for n in METRIC_SCHEMA.names if n not in table.column_names]
-    if missing:
-        raise InvalidParameter(
-            f"The metric batch lacks the column(s) {', '.join(missing)}; expected "
-            f"{', '.join(METRIC_SCHEMA.names)}."
-        )
-    try:
-        return table.select(METRIC_SCHEMA.names).cast(METRIC_SCHEMA)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise InvalidParameter(f"The metric batch has wrongly typed columns: {exc}.") from exc
+    """``table`` in ``METRIC_SCHEMA`` column order and types (plus the link columns when it
+    has any); names what is missing."""
+    return conform_metric_table(table)
 
 
 class SeriesHandler(ApiHandler):

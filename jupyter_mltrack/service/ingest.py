@@ -22,8 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import InvalidParameter
-from ..store.arrow import METRIC_SCHEMA
+from ..store.arrow import conform_metric_table
 from ..store.duckdb import service_ops
 from ..store.duckdb.store import DuckDBStore
 from ..store.remote.spool import SpoolReport, ingest_spool
@@ -32,16 +31,9 @@ __all__ = ["IngestStats", "Ingestor", "as_metric_table"]
 
 
 def as_metric_table(table: pa.Table) -> pa.Table:
-    """``table`` with exactly ``METRIC_SCHEMA``'s columns; ``InvalidParameter`` otherwise."""
-    if table.schema.remove_metadata().equals(METRIC_SCHEMA):
-        return table
-    try:
-        return table.select(METRIC_SCHEMA.names).cast(METRIC_SCHEMA)
-    except (KeyError, pa.ArrowException) as exc:
-        raise InvalidParameter(
-            f"A metric batch must have the columns {METRIC_SCHEMA.names} (string, string, "
-            f"double, int64, int64); got {table.schema.names}: {exc}"
-        ) from exc
+    """``table`` with ``METRIC_SCHEMA``'s columns (plus the link columns when it has any);
+    ``InvalidParameter`` otherwise (``store.arrow.conform_metric_table``)."""
+    return conform_metric_table(table)
 
 
 @dataclass

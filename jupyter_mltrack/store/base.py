@@ -14,10 +14,13 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..entities import Dataset, Experiment, MetricHistory, Run
 
-__all__ = ["MetricRow", "RunPage", "RunQuery", "SeriesRequest", "TrackingStore"]
+__all__ = ["LinkedMetricRow", "MetricRow", "RunPage", "RunQuery", "SeriesRequest", "TrackingStore"]
 
 #: One metric point as buffered by the client: (run_id, key, value, timestamp_ms, step).
 MetricRow = tuple[str, str, float, int, int]
+#: A point tied to a dataset and/or a logged model: a ``MetricRow`` followed by
+#: ``(dataset_name, dataset_digest, model_id)``, each possibly ``None`` (MLflow 3's Metric).
+LinkedMetricRow = tuple[str, str, float, int, int, str | None, str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,7 @@ class TrackingStore(Protocol):
     def restore_run(self, run_id: str) -> None: ...
     def log_batch(
         self,
-        metrics: Sequence[MetricRow],
+        metrics: Sequence[MetricRow | LinkedMetricRow],
         params: Sequence[tuple[str, str, str]],
         tags: Sequence[tuple[str, str, str]],
     ) -> None:
@@ -112,7 +115,8 @@ class TrackingStore(Protocol):
         ...
 
     def log_metric_table(self, table: Any) -> None:
-        """Append a pyarrow table of metric points (``store.arrow.METRIC_SCHEMA``)."""
+        """Append a pyarrow table of metric points (``store.arrow.METRIC_SCHEMA``, or
+        ``LINKED_METRIC_SCHEMA`` with the dataset/model links)."""
         ...
 
     def run_state(self, run_id: str) -> tuple[str, str]:

@@ -37,7 +37,7 @@ from ..entities import (
 )
 from ..errors import AlreadyExists, ExperimentNotFound, InvalidParameter, InvalidState
 from ..settings import MAX_RESULTS_PAGE
-from ..store.base import MetricRow, RunPage, RunQuery, SeriesRequest, TrackingStore
+from ..store.base import LinkedMetricRow, MetricRow, RunPage, RunQuery, SeriesRequest, TrackingStore
 from .artifact_client import ArtifactMethods
 from .names import generate_run_name
 from .validation import (
@@ -306,12 +306,29 @@ class TrackingCore(ArtifactMethods):
         value: Any,
         timestamp: int | None = None,
         step: int | None = None,
+        synchronous: bool | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        model_id: str | None = None,
     ) -> None:
-        """Log one metric point (NaN and inf are kept)."""
-        self.check_writable(run_id)
-        self.commit_metric_rows([metric_row(run_id, key, value, timestamp, step)])
+        """Log one metric point (NaN and inf are kept), as MLflow's ``MlflowClient.log_metric``.
 
-    def commit_metric_rows(self, rows: Sequence[MetricRow]) -> None:
+        ``dataset_name`` and ``dataset_digest`` (both or neither) tie the point to the
+        dataset it was computed on, ``model_id`` to a logged model; they come back on the
+        ``Metric`` entities of ``get_metric_history``. Such a point is written before the
+        call returns (plain points are buffered); ``synchronous`` is accepted for MLflow
+        compatibility.
+        """
+        self.check_writable(run_id)
+        point = metric_row(run_id, key, value, timestamp, step)
+        links = metric_links(key, dataset_name, dataset_digest, model_id)
+        if links is None:
+            self.commit_metric_rows([point])
+            return
+        self._before_read()  # this run's buffered points go first, in order
+        self.store.log_batch([(*point, *links)], (), ())
+
+    def commit_metric_rows(self, rows: Sequence[MetricRow]) -> None:  # 5-item points only
         """Write validated rows now (the buffering client overrides this to buffer)."""
         self.store.log_batch(rows, (), ())
 
@@ -354,7 +371,12 @@ class TrackingCore(ArtifactMethods):
                     f"{kind.__name__}, got {items!r:.120}."
                 )
         self.log_rows(
-            [(run_id, m.key, m.value, m.timestamp_ms, m.step) for m in metrics],
+            [
+                (run_id, m.key, m.value, m.timestamp_ms, m.step)
+                if m.dataset_name is None and m.model_id is None
+                else (run_id, m.key, m.value, m.timestamp_ms, m.step, *_links_of(m))
+                for m in metrics
+            ],
             [(run_id, p.key, p.value) for p in params],
             [(run_id, t.key, t.value) for t in tags],
         )
@@ -367,10 +389,11 @@ class TrackingCore(ArtifactMethods):
     ) -> None:
         """Validate and write rows of any runs in one transaction (the store API's batch).
 
-        ``metrics`` rows are ``(run_id, key, value, timestamp_ms, step)``, params and tags
+        ``metrics`` rows are ``(run_id, key, value, timestamp_ms, step)``, optionally
+        followed by ``(dataset_name, dataset_digest, model_id)``; params and tags
         ``(run_id, key, value)``.
         """
-        mrows = [metric_row(*row) for row in metrics]
+        mrows = [_checked_metric_row(row) for row in metrics]
         prows = [
             (_id(r, "run_id"), validate_key(k, "param"), validate_param_value(k, v))
             for r, k, v in params
@@ -378,6 +401,10 @@ class TrackingCore(ArtifactMethods):
         trows = [
             (_id(r, "run_id"), validate_key(k, "tag"), validate_tag_value(k, v)) for r, k, v in tags
         ]
+        if any(k == "mlflow.runName" and not v for _, k, v in trows):
+            raise InvalidParameter(
+                "The tag 'mlflow.runName' renames the run and cannot be empty; give a name."
+            )
         for run_id in {r[0] for r in (*mrows, *prows, *trows)}:
             self.check_writable(str(run_id))
         if mrows:
@@ -403,6 +430,8 @@ class TrackingCore(ArtifactMethods):
             or pc.any(pc.is_null(table.column("timestamp_ms"))).as_py()
         ):
             raise InvalidParameter("A metric batch has points without a step or timestamp.")
+        if "dataset_name" in table.column_names:
+            _check_link_columns(table)
         return table
 
     def log_inputs(self, run_id: str, datasets: Sequence[tuple[Dataset, dict[str, str]]]) -> None:
@@ -569,6 +598,81 @@ def metric_row(
         now_ms() if timestamp is None else validate_timestamp(timestamp),
         validate_step(step),
     )
+
+
+def metric_links(
+    key: Any, dataset_name: Any, dataset_digest: Any, model_id: Any
+) -> tuple[str | None, str | None, str | None] | None:
+    """Validated ``(dataset_name, dataset_digest, model_id)`` of a point, ``None`` without any.
+
+    The dataset is named by both its name and digest or not at all, as in MLflow 3.
+    """
+    if dataset_name is None and dataset_digest is None and model_id is None:
+        return None
+    if (dataset_name is None) != (dataset_digest is None):
+        raise InvalidParameter(
+            f"Metric {key!r} has a dataset_name ({dataset_name!r}) or a dataset_digest "
+            f"({dataset_digest!r}) without the other; give both (e.g. dataset.name and "
+            "dataset.digest) or neither."
+        )
+    for name, value in (
+        ("dataset_name", dataset_name),
+        ("dataset_digest", dataset_digest),
+        ("model_id", model_id),
+    ):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidParameter(
+                f"The {name} of metric {key!r} must be a non-empty string or None, got {value!r}."
+            )
+        if value is not None and len(value) > MAX_LINK_LENGTH:
+            raise InvalidParameter(
+                f"The {name} of metric {key!r} is {len(value)} characters long; the limit is "
+                f"{MAX_LINK_LENGTH}."
+            )
+    return dataset_name, dataset_digest, model_id
+
+
+#: Longest dataset name, digest or model id a metric point may carry (MLflow's dataset
+#: name limit is 500 characters).
+MAX_LINK_LENGTH = 500
+
+
+def _links_of(metric: Metric) -> tuple[str | None, str | None, str | None]:
+    links = metric_links(metric.key, metric.dataset_name, metric.dataset_digest, metric.model_id)
+    assert links is not None
+    return links
+
+
+def _checked_metric_row(row: Sequence[Any]) -> MetricRow | LinkedMetricRow:
+    """A validated 5-item point, or 8 items when it names a dataset or model."""
+    if not isinstance(row, tuple | list) or len(row) not in (5, 8):
+        raise InvalidParameter(
+            "A metric row must be (run_id, key, value, timestamp_ms, step), optionally "
+            f"followed by (dataset_name, dataset_digest, model_id); got {row!r:.120}."
+        )
+    point = metric_row(*row[:5])
+    links = metric_links(row[1], *row[5:]) if len(row) == 8 else None
+    return point if links is None else (*point, *links)
+
+
+def _check_link_columns(table: Any) -> None:
+    """The pairing and lengths of an Arrow batch's link columns (see :func:`metric_links`)."""
+    import pyarrow.compute as pc
+
+    names, digests = table.column("dataset_name"), table.column("dataset_digest")
+    if not pc.all(pc.equal(pc.is_null(names), pc.is_null(digests))).as_py():
+        raise InvalidParameter(
+            "A metric batch has points with a dataset_name but no dataset_digest, or the "
+            "reverse; give both or neither."
+        )
+    for name in ("dataset_name", "dataset_digest", "model_id"):
+        lengths = pc.utf8_length(table.column(name))
+        longest, shortest = pc.max(lengths).as_py(), pc.min(lengths).as_py()
+        if longest is not None and (longest > MAX_LINK_LENGTH or shortest < 1):
+            raise InvalidParameter(
+                f"A metric batch has a {name} that is empty or longer than "
+                f"{MAX_LINK_LENGTH} characters."
+            )
 
 
 def _run_query(

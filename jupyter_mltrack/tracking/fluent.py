@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from ..config import get_tracking_uri
-from ..entities import Experiment, Metric, Param, Run, RunStatus, RunTag
+from ..entities import Dataset, Experiment, Metric, Param, Run, RunStatus, RunTag
 from ..errors import AlreadyExists, ExperimentNotFound, InvalidParameter, InvalidState
 from .capture import capture_run_context
 from .client import TrackingClient, now_ms
@@ -336,12 +336,23 @@ def log_metric(
     key: str,
     value: Any,
     step: int | None = None,
+    synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
+    model_id: str | None = None,
+    dataset: Dataset | None = None,
 ) -> None:
-    """Log one metric point to the active run (started if none); returns at once."""
-    if run_id is not None:
-        get_client().log_metric(run_id, key, value, timestamp, step)
+    """Log one metric point to the active run (started if none); returns at once.
+
+    The signature is MLflow 3's. ``dataset`` (from ``mt.data``) ties the point to the data
+    it was computed on, ``model_id`` to a logged model: the ``Metric`` entities of
+    ``get_metric_history`` carry ``dataset_name``, ``dataset_digest`` and ``model_id``, and
+    the dataset becomes a run input if the run has none with its name and digest. Such
+    points are written before the call returns; ``synchronous`` is accepted for MLflow
+    compatibility (plain points are always buffered).
+    """
+    if run_id is not None or dataset is not None or model_id is not None:
+        _log_linked({key: value}, step, timestamp, run_id, model_id, dataset)
         return
     active = _runs.top
     if active is None:
@@ -371,15 +382,20 @@ def log_metric(
 def log_metrics(
     metrics: dict[str, Any],
     step: int | None = None,
-    timestamp: int | None = None,
+    synchronous: bool | None = None,
     run_id: str | None = None,
+    timestamp: int | None = None,
+    model_id: str | None = None,
+    dataset: Dataset | None = None,
 ) -> None:
-    """Log several metrics at one step (one timestamp); returns at once."""
+    """Log several metrics at one step (one timestamp); returns at once.
+
+    The signature is MLflow 3's; ``dataset`` and ``model_id`` as in :func:`log_metric`.
+    """
     if not isinstance(metrics, dict):
         raise InvalidParameter(f"log_metrics needs a dict of key to number, got {metrics!r}.")
-    if run_id is not None:
-        for key, value in metrics.items():
-            log_metric(key, value, step, timestamp, run_id)
+    if run_id is not None or dataset is not None or model_id is not None:
+        _log_linked(metrics, step, timestamp, run_id, model_id, dataset)
         return
     active = _runs.top
     if active is None:
@@ -395,6 +411,56 @@ def log_metrics(
         extend((run, key, value, ts, st))
     if len(active.flat) >= active.max_items:
         active.client.buffer.wait_for_room()
+
+
+#: (tracking uri, run id, dataset name, digest) of run inputs known to exist, so a metric
+#: logged with ``dataset=`` each epoch reads the run's inputs once.
+_known_inputs: set[tuple[str, str, str, str]] = set()
+
+
+def _log_linked(
+    metrics: dict[str, Any],
+    step: int | None,
+    timestamp: int | None,
+    run_id: str | None,
+    model_id: str | None,
+    dataset: Dataset | None,
+) -> None:
+    """Points of an explicit run, or tied to a dataset or model (not the hot path).
+
+    Plain points of an explicit run are buffered; linked points go through the client's
+    ``log_batch`` (validated, written at once), after the dataset is made a run input as
+    MLflow does (no input tags).
+    """
+    if dataset is not None and not isinstance(dataset, Dataset):
+        raise InvalidParameter(
+            f"dataset= must be a dataset from mt.data.from_pandas/from_numpy, got "
+            f"{type(dataset).__name__}."
+        )
+    client = get_client() if run_id is not None else get_client_for_active()
+    rid = run_id if run_id is not None else _active().run_id
+    ts = now_ms() if timestamp is None else timestamp
+    st = 0 if step is None else step
+    if dataset is None and model_id is None:
+        for key, value in metrics.items():
+            client.log_metric(rid, key, value, ts, st)
+        return
+    name = dataset.name if dataset is not None else None
+    digest = dataset.digest if dataset is not None else None
+    points = [Metric(k, v, ts, st, model_id, name, digest) for k, v in metrics.items()]
+    if dataset is not None:
+        _ensure_input(client, rid, dataset)
+    client.log_batch(rid, metrics=points)
+
+
+def _ensure_input(client: TrackingClient, run_id: str, dataset: Dataset) -> None:
+    known = (client.tracking_uri, run_id, dataset.name, dataset.digest)
+    if known in _known_inputs:
+        return
+    inputs = client.get_run(run_id).inputs.dataset_inputs
+    if not any((i.dataset.name, i.dataset.digest) == known[2:] for i in inputs):
+        client.log_inputs(run_id, [(dataset._to_mlflow_entity(), {})])
+    _known_inputs.add(known)
 
 
 def _run_id(run_id: str | None) -> str:

@@ -58,6 +58,10 @@ export interface IMetric {
   value: WireFloat;
   timestamp_ms: number;
   step: number;
+  model_id: string | null;
+  dataset_name: string | null;
+  dataset_digest: string | null;
+  run_id: string | null;
 }
 
 /** `Param` of jupyter_mltrack.entities as JSON. */

@@ -44,7 +44,6 @@ PENDING: dict[str, str] = {
         "mt.data datasets keep the stored JSON strings in .profile/.schema/.source; MLflow's "
         "are a dict, an mlflow.types.Schema and a DatasetSource"
     ),
-    "run_rename": "setting the mlflow.runName tag does not rename the run yet (client/store)",
 }
 
 

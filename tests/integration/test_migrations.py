@@ -9,7 +9,7 @@ import pytest
 
 import jupyter_mltrack as mt
 from jupyter_mltrack.errors import InvalidState, StoreLocked
-from jupyter_mltrack.store.duckdb.migrations import SCHEMA_VERSION, current_version
+from jupyter_mltrack.store.duckdb.migrations import MIGRATIONS, SCHEMA_VERSION, current_version
 from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
 V1 = Path(__file__).parent.parent / "data" / "store_v1.duckdb.gz"
@@ -32,7 +32,9 @@ def test_v1_store_opens_and_keeps_data(tmp_path):
         assert run.info.run_name == "old-run"
         assert run.data.params == {"lr": "0.1"}
         assert run.data.metrics == {"loss": 0.1}
-        assert len(store.get_metric_history(V1_RUN, "loss")) == 10
+        history = store.get_metric_history(V1_RUN, "loss")
+        assert len(history) == 10
+        assert history.links is None and history[0].dataset_name is None
         assert store.get_experiment_by_name("legacy") is not None
         with store.db.writer() as con:
             assert current_version(con) == SCHEMA_VERSION
@@ -56,6 +58,38 @@ def test_v1_store_accepts_new_runs(tmp_path, tracking_store):
         order_by=["metrics.loss ASC"],
     )
     assert len(df) == 2 and df["metrics.loss"].tolist() == [0.01, 0.1]
+
+
+def test_v2_store_gains_metric_links_and_keeps_its_points(tmp_path):
+    """Version 3 adds the dataset/model link columns of metric points (NULL for old ones)."""
+    path = tmp_path / "v2.duckdb"
+    con = duckdb.connect(str(path))
+    for number, statements in enumerate(MIGRATIONS[:2], start=1):
+        for stmt in statements:
+            con.execute(stmt)
+        con.execute("INSERT INTO store.schema_version VALUES (?, 0)", [number])
+    con.execute(
+        "INSERT INTO store.runs VALUES ('r2', '0', 'v2-run', 'FINISHED', 1, 2, 'u', 'active', "
+        "'file:///tmp/a', NULL, NULL)"
+    )
+    con.execute("INSERT INTO store.metrics VALUES ('r2', 'loss', 0.5, 10, 1)")
+    con.execute("INSERT INTO store.latest_metrics VALUES ('r2', 'loss', 0.5, 10, 1)")
+    con.close()
+    store = DuckDBStore("duckdb://" + str(path))
+    try:
+        with store.db.writer() as con:
+            assert current_version(con) == SCHEMA_VERSION >= 3
+        store.log_batch([("r2", "loss", 0.25, 20, 2, "train", "d1", "m-1")], [], [])
+        history = store.get_metric_history("r2", "loss")
+        assert [(m.step, m.dataset_name, m.dataset_digest, m.model_id) for m in history] == [
+            (1, None, None, None),
+            (2, "train", "d1", "m-1"),
+        ]
+        assert store.get_run("r2").data.metrics == {"loss": 0.25}
+        columns = store.sql("SELECT * FROM metrics").columns
+        assert columns[-3:] == ["dataset_name", "dataset_digest", "model_id"]
+    finally:
+        store.close()
 
 
 def test_newer_schema_is_refused_with_advice(tmp_path):

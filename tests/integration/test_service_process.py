@@ -22,6 +22,7 @@ from service_support import (
 
 from jupyter_mltrack.errors import StoreLocked, StoreUnavailable
 from jupyter_mltrack.service import discovery
+from jupyter_mltrack.store.duckdb.migrations import SCHEMA_VERSION
 from jupyter_mltrack.store.remote.service_store import ServiceStore
 from jupyter_mltrack.store.schemes import close_all_stores, get_store
 from jupyter_mltrack.tracking.client import TrackingClient
@@ -45,7 +46,7 @@ def test_first_client_starts_a_detached_service_on_a_private_socket(
     assert sock == service_env.store.with_name("store.duckdb.sock")
     assert sock.stat().st_mode & 0o777 == 0o600
     assert os.getsid(pid) != os.getsid(0), "the service runs in its own session"
-    assert store.info()["pid"] == pid and store.info()["schema_version"] == 2
+    assert store.info()["pid"] == pid and store.info()["schema_version"] == SCHEMA_VERSION
     assert "Serving" in service_env.log.read_text()
     # reads go through the owner too
     client = TrackingClient(service_env.uri)

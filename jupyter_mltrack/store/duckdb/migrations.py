@@ -88,7 +88,15 @@ _V2 = [
         last_seen_ms BIGINT NOT NULL)""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+#: MLflow 3 ties a metric point to the dataset it was computed on and to a logged model
+#: (``Metric.dataset_name``/``dataset_digest``/``model_id``); NULL for points without.
+_V3 = [
+    "ALTER TABLE store.metrics ADD COLUMN dataset_name VARCHAR",
+    "ALTER TABLE store.metrics ADD COLUMN dataset_digest VARCHAR",
+    "ALTER TABLE store.metrics ADD COLUMN model_id VARCHAR",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -26,7 +26,7 @@ from ...entities import (
 )
 from ...errors import InvalidParameter
 from ...settings import SEARCH_LIMIT
-from ..arrow import detached_relation
+from ..arrow import detached_relation, history_from_table
 from ..base import RunPage, RunQuery, SeriesRequest
 from ..search import (
     compile_filter,
@@ -173,18 +173,14 @@ def search_runs_arrow(con: duckdb.DuckDBPyConnection, query: RunQuery) -> dict[s
 
 
 def metric_history(con: duckdb.DuckDBPyConnection, run_id: str, key: str) -> MetricHistory:
-    """Every point of one metric of one run, ordered by step then time."""
+    """Every point of one metric of one run, ordered by step then time, with the datasets
+    and models the points name (``MetricHistory.links``)."""
     table = con.sql(
-        "SELECT step, value, timestamp_ms FROM store.metrics WHERE run_id = ? AND key = ? "
-        "ORDER BY step, timestamp_ms",
+        "SELECT step, value, timestamp_ms, dataset_name, dataset_digest, model_id "
+        "FROM store.metrics WHERE run_id = ? AND key = ? ORDER BY step, timestamp_ms",
         params=[run_id, key],
     ).to_arrow_table()
-    return MetricHistory(
-        key,
-        table.column("step").to_numpy(),
-        table.column("value").to_numpy(),
-        table.column("timestamp_ms").to_numpy(),
-    )
+    return history_from_table(key, table)
 
 
 _X_AXES = {

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...entities import RunStatus
+from ..arrow import concat_metric_tables
 from .dialect import in_list, upsert_into
 from .writes import insert_metrics
 
@@ -58,8 +59,6 @@ def ingest_metric_tables(store: DuckDBStore, batches: Sequence[tuple[Any, str, i
     transaction, so a batch replayed after any crash is inserted exactly once. Returns,
     per batch, whether it was a duplicate (already ingested, or earlier in ``batches``).
     """
-    import pyarrow as pa
-
     # one statement each for the check and the bookkeeping (each statement costs ~0.5 ms)
     pairs = [(b[1], b[2]) for b in batches]
     match = " OR ".join(["(client_id = ? AND seq = ?)"] * len(pairs))
@@ -80,7 +79,7 @@ def ingest_metric_tables(store: DuckDBStore, batches: Sequence[tuple[Any, str, i
                 fresh.append((table, client_id, seq))
         rows = [t for t, _, _ in fresh if t.num_rows]
         if rows:
-            insert_metrics(con, rows[0] if len(rows) == 1 else pa.concat_tables(rows))
+            insert_metrics(con, concat_metric_tables(rows))
         if fresh:
             now = _now_ms()
             values = ", ".join(["(?, ?, ?, ?)"] * len(fresh))

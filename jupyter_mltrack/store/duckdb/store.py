@@ -25,7 +25,8 @@ import pyarrow as pa
 from ...config import resolve_duckdb_path
 from ...entities import Dataset, Experiment, LifecycleStage, MetricHistory, Run
 from ...errors import ExperimentNotFound, RunNotFound
-from ..base import MetricRow, RunPage, RunQuery, SeriesRequest
+from ..arrow import conform_metric_table
+from ..base import LinkedMetricRow, MetricRow, RunPage, RunQuery, SeriesRequest
 from . import reads, writes
 from .connection import DEFAULT_READERS, Database
 from .dialect import in_list
@@ -174,15 +175,16 @@ class DuckDBStore:
     # -------------------------------------------------------------------- writes
     def log_batch(
         self,
-        metrics: Sequence[MetricRow],
+        metrics: Sequence[MetricRow | LinkedMetricRow],
         params: Sequence[tuple[str, str, str]],
         tags: Sequence[tuple[str, str, str]],
     ) -> None:
         writes.log_batch(self.db, metrics, params, tags)
 
     def log_metric_table(self, table: pa.Table) -> None:
-        """Insert an Arrow table of metric rows (columns as ``MetricRow``) in one transaction."""
-        writes.log_metric_table(self.db, table)
+        """Insert an Arrow table of metric rows (``store.arrow.METRIC_SCHEMA``, or
+        ``LINKED_METRIC_SCHEMA``) in one transaction."""
+        writes.log_metric_table(self.db, conform_metric_table(table))
 
     def delete_tag(self, run_id: str, key: str) -> None:
         writes.delete_tag(self.db, run_id, key)

@@ -28,7 +28,7 @@ from ...errors import (
     RunNotFound,
 )
 from ..arrow import rows_to_table
-from ..base import MetricRow
+from ..base import LinkedMetricRow, MetricRow
 from .connection import Database
 from .dialect import LATEST_ORDER_KEY, in_list, registered, upsert_into
 
@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 DEFAULT_EXPERIMENT_ID = "0"
+#: The tag that holds a run's name (MLflow keeps the two equal).
+RUN_NAME_TAG = "mlflow.runName"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
 Con = duckdb.DuckDBPyConnection
@@ -277,7 +279,7 @@ def update_run(
         con.execute(f"UPDATE store.runs SET {', '.join(sets)} WHERE run_id = ?", [*params, run_id])
         if run_name is not None:
             con.execute(
-                f"{upsert_into('store.tags')} VALUES (?, 'mlflow.runName', ?)", [run_id, run_name]
+                f"{upsert_into('store.tags')} VALUES (?, ?, ?)", [run_id, RUN_NAME_TAG, run_name]
             )
 
 
@@ -293,11 +295,15 @@ def set_run_stage(db: Database, run_id: str, stage: str) -> None:
 # ---------------------------------------------------------- params, tags, metrics
 def log_batch(
     db: Database,
-    metrics: Sequence[MetricRow],
+    metrics: Sequence[MetricRow | LinkedMetricRow],
     params: Sequence[tuple[str, str, str]],
     tags: Sequence[tuple[str, str, str]],
 ) -> None:
-    """Params (immutable), tags and metric rows of any runs in one transaction."""
+    """Params (immutable), tags and metric rows of any runs in one transaction.
+
+    Setting the ``mlflow.runName`` tag renames the run, as in MLflow (the tag and the
+    run's name are one value).
+    """
     with db.transaction() as con:
         if params:
             _check_params(con, params)
@@ -307,23 +313,30 @@ def log_batch(
                 _last_per_key(params),
             )
         if tags:
-            _insert_triples(
-                con, f"{upsert_into('store.tags')} SELECT * FROM _mt_rows", _last_per_key(tags)
-            )
+            last = _last_per_key(tags)
+            _insert_triples(con, f"{upsert_into('store.tags')} SELECT * FROM _mt_rows", last)
+            for run_id, _key, name in (t for t in last if t[1] == RUN_NAME_TAG):
+                con.execute("UPDATE store.runs SET run_name = ? WHERE run_id = ?", [name, run_id])
         if metrics:
             insert_metrics(con, rows_to_table(metrics))
 
 
 def log_metric_table(db: Database, table: pa.Table) -> None:
-    """Insert an Arrow table of metric rows (``store.arrow.METRIC_SCHEMA``) in one transaction."""
+    """Insert an Arrow table of metric rows in one transaction (``store.arrow.METRIC_SCHEMA``,
+    or ``LINKED_METRIC_SCHEMA`` for points tied to a dataset or model)."""
     with db.transaction() as con:
         insert_metrics(con, table)
 
 
 def insert_metrics(con: Con, batch: pa.Table) -> None:
-    """Append metric points and keep the latest point per (run, key); inside a transaction."""
+    """Append metric points and keep the latest point per (run, key); inside a transaction.
+
+    ``batch`` is a conformed metric batch (``store.arrow.conform_metric_table``): its columns
+    are named in the insert, so a batch without the link columns leaves them NULL.
+    """
+    columns = ", ".join(batch.schema.names)  # fixed names of the two metric schemas
     with registered(con, "_mt_batch", batch):
-        con.execute("INSERT INTO store.metrics SELECT * FROM _mt_batch")
+        con.execute(f"INSERT INTO store.metrics ({columns}) SELECT {columns} FROM _mt_batch")
         con.execute(
             f"""
             INSERT INTO store.latest_metrics

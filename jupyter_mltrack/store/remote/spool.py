@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from ...errors import StoreUnavailable
-from ..arrow import METRIC_SCHEMA, flat_to_table
+from ..arrow import LINKED_METRIC_SCHEMA, METRIC_SCHEMA, flat_to_table
 
 __all__ = [
     "CORRUPT_DIR",
@@ -340,7 +340,8 @@ def read_spool_file(path: Path) -> tuple[pa.Table, str, int]:
     seq_text = meta.get(b"seq", path.name.removesuffix(_SUFFIX).encode()).decode(errors="replace")
     if not seq_text.isdigit():
         raise ValueError(f"no batch sequence number (got {seq_text!r})")
-    if not table.schema.remove_metadata().equals(METRIC_SCHEMA):
+    schema = table.schema.remove_metadata()
+    if not (schema.equals(METRIC_SCHEMA) or schema.equals(LINKED_METRIC_SCHEMA)):
         raise ValueError(f"unexpected columns {table.schema.names}")
     return table.replace_schema_metadata(None), client_id, int(seq_text)
 

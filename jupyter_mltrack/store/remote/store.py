@@ -24,8 +24,8 @@ import pyarrow as pa
 from ...entities import Dataset, Experiment, MetricHistory, Run
 from ...errors import InvalidParameter
 from ...settings import API_BASE
-from ..arrow import detached_relation
-from ..base import MetricRow, RunPage, RunQuery, SeriesRequest, TrackingStore
+from ..arrow import detached_relation, history_from_table
+from ..base import LinkedMetricRow, MetricRow, RunPage, RunQuery, SeriesRequest, TrackingStore
 from .transport import Query, Transport
 from .wire import (
     ARROW_CONTENT_TYPE,
@@ -181,7 +181,7 @@ class RemoteStore:
     # ------------------------------------------------------------------ writes
     def log_batch(
         self,
-        metrics: Sequence[MetricRow],
+        metrics: Sequence[MetricRow | LinkedMetricRow],
         params: Sequence[tuple[str, str, str]],
         tags: Sequence[tuple[str, str, str]],
     ) -> None:
@@ -253,13 +253,7 @@ class RemoteStore:
         return dict(zip(_RUNS_ARROW_TABLES, tables, strict=True))
 
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
-        table = self._table(f"/runs/{_q(run_id)}/metrics/{_q(key)}")
-        return MetricHistory(
-            key,
-            table.column("step").to_numpy(),
-            table.column("value").to_numpy(),
-            table.column("timestamp_ms").to_numpy(),
-        )
+        return history_from_table(key, self._table(f"/runs/{_q(run_id)}/metrics/{_q(key)}"))
 
     def get_metric_series(self, request: SeriesRequest) -> Any:
         query = [

@@ -38,7 +38,7 @@ from ...entities import (
     RunInputs,
 )
 from ...errors import InvalidParameter
-from ..base import MetricRow, RunQuery
+from ..base import LinkedMetricRow, MetricRow, RunQuery
 
 __all__ = [
     "ARROW_CONTENT_TYPE",
@@ -230,27 +230,31 @@ def file_info_from_dict(d: Any) -> FileInfo:
     )
 
 
-def metric_rows_to_json(rows: Sequence[MetricRow]) -> list[list[Any]]:
-    """``[[run_id, key, value, timestamp_ms, step], ...]`` with NaN/inf as strings."""
-    return [[r, k, encode_float(v), t, s] for r, k, v, t, s in rows]
+def metric_rows_to_json(rows: Sequence[MetricRow | LinkedMetricRow]) -> list[list[Any]]:
+    """``[[run_id, key, value, timestamp_ms, step], ...]`` with NaN/inf as strings; a point
+    tied to a dataset or model has ``dataset_name, dataset_digest, model_id`` after ``step``."""
+    return [[r[0], r[1], encode_float(r[2]), *r[3:]] for r in rows]
 
 
-def metric_rows_from_json(rows: Any, name: str = "metrics") -> list[MetricRow]:
+def metric_rows_from_json(rows: Any, name: str = "metrics") -> list[MetricRow | LinkedMetricRow]:
     """The inverse of :func:`metric_rows_to_json`; raises ``InvalidParameter`` naming the row."""
     if not isinstance(rows, list):
         raise InvalidParameter(f"Field {name!r} must be a list of rows, got {rows!r:.80}.")
-    out: list[MetricRow] = []
+    out: list[MetricRow | LinkedMetricRow] = []
     for i, row in enumerate(rows):
-        ok = isinstance(row, list) and len(row) == 5
+        ok = isinstance(row, list) and len(row) in (5, 8)
         if ok:
-            run_id, key, value, ts, step = row
+            run_id, key, value, ts, step = row[:5]
             ok = isinstance(run_id, str) and isinstance(key, str)
             ok = ok and all(isinstance(x, int) and not isinstance(x, bool) for x in (ts, step))
+            ok = ok and all(x is None or isinstance(x, str) for x in row[5:])
         if not ok:
             raise InvalidParameter(
-                f"{name}[{i}] must be [run_id, key, value, timestamp_ms, step], got {row!r:.80}."
+                f"{name}[{i}] must be [run_id, key, value, timestamp_ms, step], optionally "
+                f"followed by [dataset_name, dataset_digest, model_id], got {row!r:.80}."
             )
-        out.append((run_id, key, decode_float(value, f"{name}[{i}].value"), ts, step))
+        point = (run_id, key, decode_float(value, f"{name}[{i}].value"), ts, step)
+        out.append((*point, row[5], row[6], row[7]) if len(row) == 8 else point)
     return out
 
 
