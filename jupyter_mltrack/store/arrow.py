@@ -71,10 +71,18 @@ def flat_to_table(flat: Sequence[Any]) -> pa.Table:
     """
     if "pandas" not in sys.modules:
         return _flat_to_table_from_buffers(flat)
-    return pa.Table.from_arrays(
-        [pa.array(flat[i::_WIDTH], f.type) for i, f in enumerate(METRIC_SCHEMA)],
-        schema=METRIC_SCHEMA,
-    )
+    run_ids, keys = (_text_column(flat[i::_WIDTH]) for i in (0, 1))
+    numbers = [pa.array(flat[i::_WIDTH], f.type) for i, f in enumerate(METRIC_SCHEMA) if i >= 2]
+    return pa.Table.from_arrays([run_ids, keys, *numbers], schema=METRIC_SCHEMA)
+
+
+def _text_column(values: Sequence[Any]) -> pa.Array:
+    """A string column; one repeated value (a batch of one run, or of one key) is built
+    without converting each item (``list.count`` compares the same object by identity:
+    ~1 ms for 300,000 items against ~20 ms for ``pa.array``)."""
+    if values and values.count(values[0]) == len(values) and isinstance(values[0], str):
+        return pa.repeat(pa.scalar(values[0], pa.string()), len(values))
+    return pa.array(values, pa.string())
 
 
 _MAX_OFFSET = 2**31 - 1  # int32 offsets of pa.string()
