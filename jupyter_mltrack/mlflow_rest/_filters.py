@@ -22,8 +22,8 @@ __all__ = ["Clause", "filter_experiments", "matches", "parse_clauses", "sort_ite
 
 _TOKEN = re.compile(
     r"""\s*(?:
-        (?P<ident>(?:[A-Za-z_][\w]*\.)?(?:`[^`]*`|"[^"]*"|[A-Za-z_][\w.\-]*))
-      | (?P<op>!=|<=|>=|=|<|>|(?i:\bNOT\s+ILIKE\b|\bNOT\s+LIKE\b|\bILIKE\b|\bLIKE\b))
+        (?P<op>!=|<=|>=|=|<|>|(?i:\bNOT\s+ILIKE\b|\bNOT\s+LIKE\b|\bILIKE\b|\bLIKE\b))
+      | (?P<ident>(?:[A-Za-z_][\w]*\.)?(?:`[^`]*`|"[^"]*"|[A-Za-z_][\w.\-]*))
       | (?P<str>'(?:[^'\\]|\\.)*')
       | (?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
     )""",
