@@ -13,10 +13,18 @@ from ._bundle import STATIC_DIR
 if TYPE_CHECKING:
     from .live_plot import LivePlot
     from .metric_compare import MetricCompare
+    from .parallel_coordinates import ParallelCoordinates
     from .run_diff import RunDiff
     from .run_table import RunTable
 
-__all__ = ["STATIC_DIR", "LivePlot", "MetricCompare", "RunDiff", "RunTable"]
+__all__ = [
+    "STATIC_DIR",
+    "LivePlot",
+    "MetricCompare",
+    "ParallelCoordinates",
+    "RunDiff",
+    "RunTable",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -24,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from .run_table import RunTable
 
         return RunTable
+    if name == "ParallelCoordinates":
+        from .parallel_coordinates import ParallelCoordinates
+
+        return ParallelCoordinates
     if name == "LivePlot":
         from .live_plot import LivePlot
 

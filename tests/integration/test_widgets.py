@@ -1,91 +1,17 @@
-"""RunTable: construction, selection coming back from the frontend, saved notebook size; the
-request channel of every widget through a real kernel."""
+"""A saved notebook keeps small widget state; the request channel of every widget through a
+real kernel. (RunTable's own tests are in test_run_table.py.)"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import nbformat
 import numpy as np
-import pandas as pd
 import pytest
 from jupyter_client.manager import start_new_kernel
 from nbclient import NotebookClient
 
-from jupyter_mltrack.widgets import RunTable, _bundle
-
-
-@pytest.fixture
-def runs() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "run_id": ["a1", "b2", "c3"],
-            "metrics.loss": [0.5, float("nan"), 0.125],
-            "params.lr": ["0.1", "0.01", None],
-            "start_time": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03"], utc=True),
-        }
-    )
-
-
-def frontend_update(widget: RunTable, **state: object) -> None:
-    """Deliver a state update exactly as the comm does when the browser calls save_changes()."""
-    widget._handle_msg(
-        {
-            "content": {"data": {"method": "update", "state": state, "buffer_paths": []}},
-            "buffers": [],
-        }
-    )
-
-
-def test_rows_are_json_safe(runs: pd.DataFrame) -> None:
-    table = RunTable(runs)
-    assert table._columns == ["run_id", "metrics.loss", "params.lr", "start_time"]
-    assert table._row_ids == ["a1", "b2", "c3"]
-    assert table._total_rows == 3
-    assert table._rows[1][:3] == ["b2", None, "0.01"]  # NaN travels as null
-    assert table._rows[0][3].startswith("2026-01-01T00:00:00")
-    json.dumps(table.get_state())  # everything synced is plain JSON
-
-
-def test_selection_comes_back_from_the_frontend(runs: pd.DataFrame) -> None:
-    table = RunTable(runs)
-    assert table.selected.empty
-    frontend_update(table, selected_ids=["c3", "a1"])
-    assert table.selected_ids == ["c3", "a1"]
-    assert table.selected["run_id"].tolist() == ["a1", "c3"]  # table order
-    table.selected_ids = []
-    assert table.selected.empty
-
-
-def test_rows_are_capped(runs: pd.DataFrame) -> None:
-    many = pd.DataFrame({"run_id": [f"r{i}" for i in range(30)], "x": range(30)})
-    table = RunTable(many, max_rows=10)
-    assert len(table._rows) == len(table._row_ids) == 10
-    assert table._total_rows == 30
-    frontend_update(table, selected_ids=["r3"])
-    assert table.selected["x"].tolist() == [3]
-
-
-def test_index_identifies_rows_without_run_id_column() -> None:
-    table = RunTable(pd.DataFrame({"score": [1, 2]}, index=["x", "y"]))
-    assert table._row_ids == ["x", "y"]
-    frontend_update(table, selected_ids=["y"])
-    assert table.selected["score"].tolist() == [2]
-
-
-def test_duplicate_ids_are_refused() -> None:
-    with pytest.raises(ValueError, match="unique id per row"):
-        RunTable(pd.DataFrame({"run_id": ["a", "a"]}))
-
-
-def test_missing_bundle_says_how_to_build_it(
-    runs: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(_bundle, "STATIC_DIR", tmp_path)
-    with pytest.raises(FileNotFoundError, match="jlpm build:widgets"):
-        RunTable(runs)
-
+from jupyter_mltrack.widgets import _bundle
 
 NOTEBOOK_CELLS = [
     "import pandas as pd\n"
