@@ -141,3 +141,36 @@ def __getattr__(name: str) -> Any:
 
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'jupyter_mltrack' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_mltrack``: register ``%%track`` and ``%track_experiment``."""
+    from .magics import register_magics
+
+    register_magics(ipython)
+
+
+def _register_magics_in_ipython() -> None:
+    """``import jupyter_mltrack`` inside IPython (a notebook kernel) registers the magics too.
+
+    Outside IPython this costs a dict look-up: IPython is not imported for it.
+    """
+    import sys
+
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    if shell is None or not hasattr(shell, "register_magics"):
+        return
+    try:
+        load_ipython_extension(shell)
+    except Exception as exc:  # never make the import fail; %load_ext shows the error
+        import warnings
+
+        warnings.warn(
+            f"jupyter_mltrack could not register its magics ({type(exc).__name__}: {exc}); "
+            "run %load_ext jupyter_mltrack to see why.",
+            stacklevel=2,
+        )
+
+
+_register_magics_in_ipython()

@@ -66,6 +66,17 @@ class Experiment:
     def last_update_time(self) -> int | None:
         return self.last_update_time_ms
 
+    def __repr__(self) -> str:
+        from .display import experiment_repr
+
+        return experiment_repr(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter's rich display: name, lifecycle badge, id, creation time, tags."""
+        from .display import experiment_bundle
+
+        return experiment_bundle(self)
+
 
 @dataclass(frozen=True, slots=True, init=False)
 class Metric:
@@ -247,6 +258,17 @@ class Run:
     @property
     def _outputs(self) -> RunOutputs:
         return self.outputs
+
+    def __repr__(self) -> str:
+        from .display import run_repr
+
+        return run_repr(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter's rich display: status badge, duration, params, latest metrics, tags."""
+        from .display import run_bundle
+
+        return run_bundle(self)
 
 
 @dataclass(frozen=True, slots=True)

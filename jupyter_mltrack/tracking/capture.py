@@ -36,6 +36,7 @@ __all__ = [
     "SOURCE_TYPE_NOTEBOOK",
     "RunContext",
     "capture_run_context",
+    "jupyter_session_name",
     "requirements_text",
 ]
 
@@ -114,7 +115,7 @@ def _resolve_source(source: str | None) -> tuple[str, str, Path]:
             return source, kind, cwd
         return str(path), kind, path.parent
 
-    notebook = _jupyter_session_name()
+    notebook = jupyter_session_name()
     if notebook:
         path = _existing_path(notebook, cwd)
         if path is None:
@@ -148,8 +149,12 @@ def _existing_path(name: str, cwd: Path) -> Path | None:
     return None
 
 
-def _jupyter_session_name() -> str | None:
-    """The notebook path of the Jupyter session (``JPY_SESSION_NAME`` / ``__session__``)."""
+def jupyter_session_name() -> str | None:
+    """The notebook path of the Jupyter session (``JPY_SESSION_NAME`` / ``__session__``).
+
+    As the session gives it (Jupyter Server: relative to its root directory); ``None`` in a
+    kernel started without Jupyter Server, and outside IPython.
+    """
     env = os.environ.get("JPY_SESSION_NAME")
     if env:
         return env

@@ -71,6 +71,18 @@ class PagedList(list[Run]):
         """MLflow's name for :attr:`token`."""
         return self.token
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter's rich display: a table of status badges, durations, params and metrics."""
+        from ..display import runs_bundle
+
+        return runs_bundle(self, self.token)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # IPython pretty-prints lists with its own printer, ahead of the bundle's text/plain
+        from ..display import runs_text
+
+        printer.text(runs_text(self, self.token))
+
 
 class TrackingCore(ArtifactMethods):
     """Validated, synchronous access to one tracking store (``store`` is injected).

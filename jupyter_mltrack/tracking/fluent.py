@@ -25,7 +25,13 @@ from typing import Any
 
 from ..config import get_tracking_uri
 from ..entities import Dataset, Experiment, Metric, Param, Run, RunStatus, RunTag
-from ..errors import AlreadyExists, ExperimentNotFound, InvalidParameter, InvalidState
+from ..errors import (
+    AlreadyExists,
+    ExperimentNotFound,
+    InvalidParameter,
+    InvalidState,
+    MltrackError,
+)
 from .capture import capture_run_context
 from .client import TrackingClient, now_ms
 from .validation import (
@@ -39,6 +45,7 @@ from .validation import (
 __all__ = [
     "ActiveRun",
     "active_run",
+    "active_run_stack",
     "end_run",
     "flush",
     "get_client",
@@ -136,6 +143,14 @@ class ActiveRun(Run):
 
     def __repr__(self) -> str:
         return f"<ActiveRun run_id={self.run_id} name={self.info.run_name!r}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """The run as it is now (this handle is a snapshot of its start), displayed richly."""
+        try:
+            run = self.client.get_run(self.run_id)
+        except MltrackError:  # the store is gone: show the snapshot rather than fail
+            run = Run(self.info, self.data, self.inputs)
+        return run._repr_mimebundle_(include, exclude)
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -316,6 +331,11 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
 def active_run() -> ActiveRun | None:
     """This thread's innermost active run, or ``None``."""
     return _runs.top
+
+
+def active_run_stack() -> tuple[ActiveRun, ...]:
+    """This thread's active runs, outermost first (``active_run()`` is the last one)."""
+    return tuple(_runs.stack)
 
 
 def last_active_run() -> Run | None:

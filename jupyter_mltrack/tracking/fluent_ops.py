@@ -10,6 +10,7 @@ from ..artifacts.base import validate_artifact_path
 from ..entities import Dataset, Experiment, FileInfo, MetricHistory, Run
 from ..errors import InvalidParameter
 from ..settings import MAX_RESULTS_PAGE
+from .core import PagedList
 from .fluent import _active, _active_experiment, _run_id, get_client, get_client_for_active
 
 __all__ = [
@@ -138,11 +139,11 @@ def search_runs(
     if output_format not in ("pandas", "list"):
         raise InvalidParameter(f"Unknown output_format {output_format!r}; use 'pandas' or 'list'.")
     if not ids:  # only unknown experiment names: nothing matches
-        return [] if output_format == "list" else _empty_runs_frame()
+        return PagedList([], None) if output_format == "list" else _empty_runs_frame()
     if output_format == "pandas":
         return client.search_runs_frame(ids, filter_string, run_view_type, max_results, order_by)
     if output_format == "list":
-        runs: list[Run] = []
+        runs = PagedList([], None)  # a list of Run with a rich notebook display
         token: str | None = None
         while True:
             page = client.search_runs(

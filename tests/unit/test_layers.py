@@ -16,6 +16,7 @@ ROOT = Path(jupyter_mltrack.__file__).parent
 LAYERS: list[set[str]] = [
     {"_version", "_proc", "errors"},
     {"settings"},
+    {"display"},
     {"config", "entities"},
     {"data", "artifacts"},
     {"store"},
@@ -29,6 +30,7 @@ LAYERS: list[set[str]] = [
 SAME_LAYER_OK = {
     ("__init__", "autolog"),
     ("__init__", "_jupyter"),
+    ("__init__", "magics"),
     ("_jupyter", "server"),
     ("cli", "service"),
 }
