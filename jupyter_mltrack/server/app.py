@@ -19,6 +19,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Unicode, default
 
 from ..config import DEFAULT_STORE_DIR, DEFAULT_STORE_FILE, normalize_uri
+from ..service.metrics import instrument_application
 from ..settings import API_BASE, ENV_TRACKING_URI
 from ..widgets import STATIC_DIR
 from ..widgets._vendor import VENDOR_DIR
@@ -118,6 +119,9 @@ class MltrackExtension(ExtensionApp):
             *(self.store_api.routes if self.store_api is not None else []),
         ]
         self.handlers.extend(routes)
+        if self.store_api is not None and self.serverapp is not None:
+            # our store routes in the mltrack request metrics of Jupyter's own /metrics
+            instrument_application(self.serverapp.web_app, self.store_api.routes)
 
     async def stop_extension(self) -> None:
         """Release the store (when this server owns it) as the server stops."""

@@ -32,6 +32,7 @@ from ..config import resolve_duckdb_path
 from ..errors import MltrackError
 from ..service.api import RouteSpec, make_handlers
 from ..service.discovery import open_service
+from ..service.metrics import MetricsSource, owner_source, register_source, unregister_source
 from ..service.owner import StorePaths, lock_is_held, read_lock_info
 from ..service.process import StoreOwner, start_store_owner
 from ..store.base import TrackingStore
@@ -136,9 +137,13 @@ class StoreApi:
     owner: StoreOwner | None = None
     client: ClientStore | None = None
     executor: ThreadPoolExecutor | None = None
+    metrics_source: MetricsSource | None = None
 
     async def stop(self) -> None:
         """Release the store (as owner) or close the client; call on the IOLoop."""
+        if self.metrics_source is not None:
+            unregister_source(self.metrics_source)
+            self.metrics_source = None
         if self.owner is not None:
             await self.owner.stop()
         if self.client is not None or self.executor is not None:
@@ -181,7 +186,11 @@ def mount_store_api(
                     owner.paths.socket,
                 )
                 routes = owner.handlers(base_path, authenticated=True)
-                return StoreApi(routes, owner=owner)
+                api = StoreApi(routes, owner=owner)
+                # the store's metrics in the default registry, i.e. Jupyter's /metrics
+                api.metrics_source = owner_source(owner)
+                register_source(api.metrics_source)
+                return api
             holder = read_lock_info(StorePaths.for_store(path))
             log.info(
                 "jupyter-mltrack: the store %s is owned by %s; this server uses it as a client.",

@@ -30,19 +30,20 @@ from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ..store.remote.server_store import REPLAY_HEADER
+
 __all__ = [
     "REPLAY_HEADER",
     "MetricsSource",
     "RouteLabels",
     "SourceStats",
+    "instrument_application",
     "observe_request",
     "owner_source",
     "register_source",
     "unregister_source",
 ]
 
-#: Request header a client sets on batches it resends from its spool after a restart.
-REPLAY_HEADER = "X-Mltrack-Replay"
 
 # Latency buckets for an API whose typical answer takes a few milliseconds.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -238,3 +239,20 @@ def owner_source(owner: Any) -> MetricsSource:
         )
 
     return stats
+
+
+def instrument_application(app: tornado.web.Application, routes: Iterable[tuple[Any, ...]]) -> None:
+    """Record the requests of ``routes`` in the request metrics of an existing application
+    (jupyter_server's): its ``log_function`` is wrapped, other handlers are left alone."""
+    labels = RouteLabels(routes)
+    previous = app.settings.get("log_function")
+
+    def log_function(handler: tornado.web.RequestHandler) -> None:
+        if handler in labels:
+            observe_request(handler, labels)
+        if previous is not None:
+            previous(handler)
+        else:
+            app.log_request(handler)
+
+    app.settings["log_function"] = log_function

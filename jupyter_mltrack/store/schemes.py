@@ -6,7 +6,8 @@ package's ``pyproject.toml`` exactly as a third party would declare its own:
 
 - ``duckdb`` -> ``jupyter_mltrack.service.discovery:open_store`` (the embedded store,
   shared through its owner process; see docs/service-design.md);
-- ``http`` / ``https`` -> ``jupyter_mltrack.store.remote.store:remote_store_factory``.
+- ``http`` / ``https`` -> ``jupyter_mltrack.store.remote.server_store:server_store_factory``
+  (a team server, ``mltrack server``).
 
 Stores are cached per URI within a process. A store this process *owns* (the Jupyter
 server extension's, a direct-mode script's) is registered with

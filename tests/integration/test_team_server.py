@@ -63,7 +63,7 @@ def test_our_client_logs_and_reads_through_the_server(server: ServerProcess) -> 
     with pytest.raises(RunNotFound):
         client.get_run("0" * 32)
     info = json.loads(server.get("/mltrack/api/v1/info"))
-    assert info["kind"] == "server"
+    assert info["kind"] == "server" and info["ingest"]["rows"] == 2_000
 
 
 def test_metrics_endpoint_counts_requests_and_ingest(server: ServerProcess) -> None:
@@ -72,7 +72,7 @@ def test_metrics_endpoint_counts_requests_and_ingest(server: ServerProcess) -> N
         for step in range(100):
             mt.log_metric("x", float(step), step=step)
     text = server.get("/metrics").decode()
-    assert 'mltrack_ingested_points_total{store="' + str(server.store) + '"}' in text
+    assert 'mltrack_ingested_points_total{store="' + str(server.store) + '"} 100.0' in text
     assert 'mltrack_http_requests_total{method="POST",route="/mltrack/api/v1/runs"' in text
     assert "mltrack_http_request_duration_seconds_bucket" in text
     assert "mltrack_store_size_bytes" in text and "mltrack_live_runs" in text
@@ -149,3 +149,21 @@ def test_sigint_also_stops_gracefully(tmp_path: Path) -> None:
         os.kill(proc.pid, signal.SIGINT)
         assert proc.proc.wait(timeout=60) == 0
         assert "Stopped." in proc.log()
+
+
+def test_jupyter_metrics_endpoint_has_the_same_mltrack_metrics(start_jupyter) -> None:  # type: ignore[no-untyped-def]
+    """Inside JupyterLab the server extension owns the store: Jupyter's own /metrics (the
+    same prometheus_client registry) carries the store metrics and our routes' requests."""
+    jupyter = start_jupyter("server", env={"MLTRACK_TRACKING_URI": None})
+    try:
+        status, _ = jupyter.get("mltrack/api/v1/info")
+        assert status == 200
+        status, body = jupyter.get("metrics")
+        assert status == 200
+        text = body.decode()
+        store = jupyter.root_dir.resolve() / "mltrack" / "store.duckdb"
+        assert f'mltrack_live_runs{{store="{store}"}}' in text
+        assert f'mltrack_ingested_points_total{{store="{store}"}}' in text
+        assert 'route="/mltrack/api/v1/info"' in text and "mltrack_http_requests_total" in text
+    finally:
+        jupyter.stop()

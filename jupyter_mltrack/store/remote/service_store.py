@@ -6,10 +6,13 @@ asks its :class:`OwnerResolver` for the next one and retries the request (reads,
 batches and heartbeats always; other writes only when the request never reached the old
 owner). Finding or starting an owner is the owner side's job
 (``jupyter_mltrack.service.discovery.OwnerConnector`` implements :class:`OwnerResolver`).
+A team server's client (:class:`~.server_store.ServerStore`) is the same class with a
+resolver that always names the server's URL and a backoff policy (:mod:`.retry`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,6 +21,7 @@ from ...entities import Run, RunStatus
 from ...errors import InvalidParameter, StoreUnavailable
 from ...settings import DEFAULT_HEARTBEAT_S
 from .heartbeats import HeartbeatSender
+from .retry import LOCAL_POLICY, RetryPolicy
 from .spool import ClientSpool
 from .store import RemoteStore
 from .transport import Query, Response, Transport
@@ -39,11 +43,24 @@ class OwnerResolver(Protocol):
 
 
 class _OwnerTransport(Transport):
-    """A transport that follows the store to its next owner when the current one is gone."""
+    """A transport that follows the store to its next owner when the current one is gone,
+    retrying as ``policy`` says (:mod:`.retry`)."""
 
-    def __init__(self, connector: OwnerResolver, endpoint: str, timeout: float) -> None:
-        super().__init__(endpoint, timeout=timeout)
+    def __init__(
+        self,
+        connector: OwnerResolver,
+        endpoint: str,
+        timeout: float,
+        policy: RetryPolicy = LOCAL_POLICY,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(endpoint, timeout=timeout, headers=headers)
         self.connector = connector
+        self.policy = policy
+        #: The policy of ``POST /metric-batches`` when it differs (a team server's client).
+        self.batch_policy: RetryPolicy | None = None
+        #: Requests retried so far (all threads), for tests and diagnostics.
+        self.retries = 0
 
     def request(
         self,
@@ -54,17 +71,42 @@ class _OwnerTransport(Transport):
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
-        for attempt in range(3):
+        policy = self.policy
+        if self.batch_policy is not None and path.endswith("/metric-batches"):
+            policy = self.batch_policy
+        sleeps = policy.schedule()
+        while True:
             try:
-                return super().request(method, path, query=query, body=body, headers=headers)
+                answer = super().request(method, path, query=query, body=body, headers=headers)
             except StoreUnavailable as exc:
-                if attempt == 2 or not _may_retry(method, path, headers, exc):
+                if not _may_retry(method, path, headers, exc):
                     raise
-                endpoint = self.connector.resolve()
-                if endpoint != self.endpoint:
-                    self.close()
-                    Transport.__init__(self, endpoint, timeout=self.timeout)
-        raise AssertionError("unreachable")  # pragma: no cover
+                delay = next(sleeps, None)
+                if delay is None:
+                    raise
+            else:
+                if answer.status not in policy.retry_statuses or not _may_retry_status(
+                    method, path, headers, answer.status
+                ):
+                    return answer
+                delay = next(sleeps, None)
+                if delay is None:
+                    return answer
+            self.retries += 1
+            if delay:
+                time.sleep(delay)
+            endpoint = self.connector.resolve()
+            if endpoint != self.endpoint:
+                self.close()
+                Transport.__init__(self, endpoint, timeout=self.timeout, headers=self._headers)
+
+
+def _idempotent(method: str, path: str, headers: Mapping[str, str] | None) -> bool:
+    if method in ("GET", "PATCH", "DELETE"):
+        return True
+    if path.endswith("/heartbeats"):
+        return True
+    return path.endswith("/metric-batches") and "X-Mltrack-Seq" in (headers or {})
 
 
 def _may_retry(
@@ -75,11 +117,14 @@ def _may_retry(
         return False  # the owner is alive but busy: asking again only adds load
     if isinstance(cause, ConnectionRefusedError | FileNotFoundError):
         return True  # the request never reached an owner
-    if method in ("GET", "PATCH"):
-        return True
-    if path.endswith("/heartbeats"):
-        return True
-    return path.endswith("/metric-batches") and "X-Mltrack-Seq" in (headers or {})
+    return _idempotent(method, path, headers)
+
+
+def _may_retry_status(
+    method: str, path: str, headers: Mapping[str, str] | None, status: int
+) -> bool:
+    # 503 is our StoreUnavailable (or a proxy's "no upstream"): nothing was done
+    return status == 503 or _idempotent(method, path, headers)
 
 
 class ServiceStore(RemoteStore):
@@ -89,10 +134,19 @@ class ServiceStore(RemoteStore):
     ``heartbeats`` keeps the runs this process created alive on the owner.
     """
 
-    def __init__(self, uri: str, connector: OwnerResolver) -> None:
+    def __init__(
+        self,
+        uri: str,
+        connector: OwnerResolver,
+        *,
+        policy: RetryPolicy = LOCAL_POLICY,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         endpoint = connector.resolve()
-        super().__init__(uri, endpoint)
-        self.transport = _OwnerTransport(connector, endpoint, self.transport.timeout)
+        super().__init__(uri, endpoint, headers=headers)
+        self.transport: _OwnerTransport = _OwnerTransport(
+            connector, endpoint, self.transport.timeout, policy, headers
+        )
         self.connector = connector
         self.path = connector.store_path
         self.spool = ClientSpool(connector.spool_dir, self._send_batch, send_many=self._send_chunks)
