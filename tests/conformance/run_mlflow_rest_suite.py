@@ -1,0 +1,251 @@
+"""Run MLflow's own REST integration tests against ``mltrack server`` (not a pytest module).
+
+Usage::
+
+    python tests/conformance/run_mlflow_rest_suite.py /path/to/mlflow-git-mirror \\
+        [--ref v3.17.2] [--out DIR] [-- extra pytest args]
+
+The MLflow test files are checked out at run time from the local git mirror given as the
+first argument (``git archive <ref>``: ``tests/tracking/test_rest_tracking.py``,
+``tests/tracking/test_mlflow_artifacts.py`` and the helpers they import) into a temporary
+directory; nothing of MLflow's is kept in this repository. A small conftest written beside
+them is the seam: MLflow's server launchers (``ServerThread`` and
+``initialize_backend_stores`` in ``test_rest_tracking.py``, ``_launch_server`` in
+``test_mlflow_artifacts.py``, ``_init_server`` in ``integration_test_utils.py``) start a
+real ``mltrack server`` process on a fresh DuckDB store instead of MLflow's.
+
+Tests are sorted before the run into *applicable* and *not applicable*: tracing, GenAI
+(prompts, scorers, judges, gateway, secrets, evaluation datasets, ...), the model registry
+and workspaces are other issues; white-box tests read MLflow's server internals
+(``handlers``, ``SqlAlchemyStore``, ``mock``, Flask). The applicable ones run; the script
+prints passed / failed / not applicable with the reason of each failure, and exits 0 (it is
+a report, like the benchmarks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import collections
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import xml.etree.ElementTree as ET
+from io import BytesIO
+from pathlib import Path
+
+FILES = [
+    "tests/__init__.py",
+    "tests/helper_functions.py",
+    "tests/integration/__init__.py",
+    "tests/integration/utils.py",
+    "tests/tracking/__init__.py",
+    "tests/tracking/integration_test_utils.py",
+    "tests/tracking/test_rest_tracking.py",
+    "tests/tracking/test_mlflow_artifacts.py",
+]
+#: Test names that belong to features of other issues (tracing, GenAI, registry, ...).
+NOT_OURS = re.compile(
+    r"trace|span|otel|genai|gateway|secret|prompt|scorer|judge|webhook|workspace|registered|"
+    r"model_version|registry|evaluat|assessment|dataset_record|evaluation_dataset|label|issue|"
+    r"review|graphql|online|endpoint_|budget|jobs?_|insight|session|telemetry",
+    re.IGNORECASE,
+)
+#: Names in a test's source that mean it inspects MLflow's own server (white-box).
+WHITE_BOX = re.compile(
+    r"\bhandlers\.|SqlAlchemyStore|mock\.patch|\bflask\b|_get_tracking_store|"
+    r"mlflow_client_with_secrets|\bapp\.|sqlalchemy|subprocess\.|cli_env|fastapi"
+)
+
+CONFTEST = '''
+"""Written by jupyter-mltrack's runner: MLflow's server launchers start mltrack server."""
+import contextlib, os, re, signal, subprocess, sys, tempfile, time, urllib.request
+from pathlib import Path
+
+import pytest
+
+_LISTENING = re.compile(r"mltrack server listening on (http://\\S+) \\(pid (\\d+)\\)")
+
+
+@contextlib.contextmanager
+def mltrack_server(port, artifacts=None):
+    with tempfile.TemporaryDirectory(prefix="mltrack-conf-") as tmp:
+        artifacts = artifacts or os.path.join(tmp, "artifacts")
+        if str(artifacts).startswith("file://"):
+            artifacts = artifacts[len("file://"):]
+        cmd = [sys.executable, "-m", "jupyter_mltrack.cli", "server", "--host", "127.0.0.1",
+               "--port", str(port), "--backend-store-uri", "duckdb://" + tmp + "/store.duckdb",
+               "--artifacts-destination", str(artifacts)]
+        log = open(os.path.join(tmp, "server.log"), "wb")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + 60
+        line = b""
+        while time.monotonic() < deadline and b"listening" not in line:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                raise RuntimeError(Path(tmp, "server.log").read_text()[-2000:])
+        try:
+            yield proc, f"http://127.0.0.1:{port}"
+        finally:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+            log.close()
+
+
+class OurServerThread:
+    """Stands in for MLflow's ServerThread(app, port)."""
+
+    def __init__(self, app, port):
+        self.port = port
+        self._cm = None
+
+    def __enter__(self):
+        self._cm = mltrack_server(self.port)
+        _, url = self._cm.__enter__()
+        return url
+
+    def __exit__(self, *exc):
+        return self._cm.__exit__(*exc)
+
+
+@contextlib.contextmanager
+def our_launch_server(host, port, backend_store_uri, default_artifact_root, artifacts_destination):
+    with mltrack_server(port, artifacts_destination) as (proc, _url):
+        yield proc
+
+
+@contextlib.contextmanager
+def our_init_server(backend_uri, root_artifact_uri, extra_env=None, app=None, server_type=None):
+    from tests.helper_functions import get_safe_port
+    with mltrack_server(get_safe_port()) as (_proc, url):
+        yield url
+
+
+@pytest.fixture
+def db_uri(tmp_path):
+    return f"sqlite:///{tmp_path}/unused.db"
+
+
+@pytest.fixture(autouse=True)
+def _mltrack_seam(request, monkeypatch):
+    module = request.module
+    if hasattr(module, "ServerThread"):
+        monkeypatch.setattr(module, "ServerThread", OurServerThread)
+    if hasattr(module, "initialize_backend_stores"):
+        monkeypatch.setattr(module, "initialize_backend_stores", lambda *a, **k: None)
+    if hasattr(module, "_launch_server"):
+        monkeypatch.setattr(module, "_launch_server", our_launch_server)
+    if hasattr(module, "_init_server"):
+        monkeypatch.setattr(module, "_init_server", our_init_server)
+    import tests.tracking.integration_test_utils as utils
+    monkeypatch.setattr(utils, "_init_server", our_init_server)
+'''
+
+
+def checkout(mirror: Path, ref: str, dest: Path) -> str:
+    """Extract the test files of ``ref`` into ``dest``; returns the MLflow version there."""
+    archive = subprocess.run(
+        ["git", "-C", str(mirror), "archive", "--format=tar", ref, *FILES, "mlflow/version.py"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    (dest / "conftest.py").write_text(CONFTEST)
+    (dest / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
+    text = (dest / "mlflow" / "version.py").read_text()
+    (dest / "mlflow" / "version.py").unlink()
+    (dest / "mlflow").rmdir()
+    match = re.search(r"VERSION = ['\"]([^'\"]+)", text)
+    return match.group(1) if match else "unknown"
+
+
+def classify(path: Path) -> dict[str, str]:
+    """``test name -> reason`` for the tests that do not apply."""
+    tree = ast.parse(path.read_text())
+    source = path.read_text().splitlines()
+    out: dict[str, str] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        if not node.name.startswith("test_"):
+            continue
+        body = "\n".join(source[node.lineno - 1 : node.end_lineno])
+        if NOT_OURS.search(node.name):
+            out[node.name] = "another feature (tracing/GenAI/registry/workspaces)"
+        elif WHITE_BOX.search(body):
+            out[node.name] = "white-box (MLflow's server internals)"
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mirror", type=Path, help="a local git mirror of mlflow/mlflow")
+    parser.add_argument("--ref", default="HEAD", help="tag or branch (default HEAD)")
+    parser.add_argument("--out", type=Path, default=None, help="keep the checkout here")
+    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    args = parser.parse_args()
+    dest = args.out or Path(tempfile.mkdtemp(prefix="mlflow-rest-suite-"))
+    dest.mkdir(parents=True, exist_ok=True)
+    version = checkout(args.mirror, args.ref, dest)
+    import mlflow
+
+    print(
+        f"MLflow tests from {args.mirror} at {args.ref} (version {version}); "
+        f"client {mlflow.__version__}"
+    )
+    skipped: dict[str, str] = {}
+    for name in ("test_rest_tracking.py", "test_mlflow_artifacts.py"):
+        skipped.update(classify(dest / "tests" / "tracking" / name))
+    deselect = " or ".join(sorted(skipped))
+    junit = dest / "junit.xml"
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/tracking/test_rest_tracking.py",
+        "tests/tracking/test_mlflow_artifacts.py",
+        "-q",
+        "-rN",
+        "--timeout=300",
+        f"--junitxml={junit}",
+        "-W",
+        "ignore",
+        *(["-k", f"not ({deselect})"] if deselect else []),
+        *args.pytest_args,
+    ]
+    env = {**os.environ, "PYTHONPATH": str(dest), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    subprocess.run(cmd, cwd=dest, env=env, check=False)
+    results: dict[str, tuple[str, str]] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        name = case.get("name", "")
+        outcome, reason = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error"):
+                outcome, reason = "failed", (child.get("message") or "")[:300]
+            elif child.tag == "skipped":
+                outcome, reason = "skipped", (child.get("message") or "")[:200]
+        results[name] = (outcome, reason)
+    counts = collections.Counter(o for o, _ in results.values())
+    print("\nfailed:")
+    for name, (outcome, reason) in sorted(results.items()):
+        if outcome == "failed":
+            print(f"  {name}: {reason}")
+    reasons = collections.Counter(skipped.values())
+    print("\nnot applicable:", ", ".join(f"{n} {r}" for r, n in reasons.items()))
+    print(
+        f"\n{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped "
+        f"by MLflow's own marks, {len(skipped)} not applicable (checkout in {dest})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
