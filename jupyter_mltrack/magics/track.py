@@ -273,10 +273,14 @@ class TrackedCell:
         try:
             missing, problems = self._log_params(run)
             self._end(run, status)
-        except MltrackError as exc:
+        except Exception as exc:
             if not failed:
                 raise
-            _warn(f"Run {run.run_id} could not be completed after the cell failed: {exc}")
+            # the cell's own exception is the one to show; this one is said once
+            _warn(
+                f"Run {run.run_id} could not be completed after the cell failed "
+                f"({type(exc).__name__}: {exc})."
+            )
             return
         explicit = self.args.params is not None
         if not failed and explicit and (missing or problems):
