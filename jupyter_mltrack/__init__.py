@@ -87,6 +87,7 @@ __all__ = [
     "__version__",
     "active_run",
     "autolog",
+    "compare",
     "create_experiment",
     "data",
     "delete_experiment",
@@ -140,6 +141,10 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
+    if name == "compare":  # mt.compare(runs): the linked comparison widgets
+        from .widgets.comparison import compare
+
+        return compare
     raise AttributeError(f"module 'jupyter_mltrack' has no attribute {name!r}")
 
 

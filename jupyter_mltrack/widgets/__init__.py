@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._bundle import STATIC_DIR
 
 if TYPE_CHECKING:
+    from .comparison import compare
     from .live_plot import LivePlot
     from .metric_compare import MetricCompare
     from .parallel_coordinates import ParallelCoordinates
@@ -24,6 +25,7 @@ __all__ = [
     "ParallelCoordinates",
     "RunDiff",
     "RunTable",
+    "compare",
 ]
 
 
@@ -48,4 +50,8 @@ def __getattr__(name: str) -> Any:
         from .run_diff import RunDiff
 
         return RunDiff
+    if name == "compare":
+        from .comparison import compare
+
+        return compare
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
