@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,13 @@ def _make_token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 
+def _resolve_local(location: str | None) -> str | None:
+    """A relative local path made absolute against the server's directory, as MLflow does."""
+    if location is None or "://" in location or ":" in location.split("/")[0]:
+        return location
+    return os.path.abspath(location)
+
+
 class Base(MlflowHandler):
     """Shared helpers of the tracking routes."""
 
@@ -125,7 +133,7 @@ class CreateExperiment(Base):
     async def post(self) -> None:
         msg = self.message()
         name = msg.string("name", required=True)
-        location = msg.string("artifact_location") or None
+        location = _resolve_local(msg.string("artifact_location") or None)
         tags = msg.key_values("tags")
         await self.answer(lambda c: {"experiment_id": c.create_experiment(name, location, tags)})
 
