@@ -5,8 +5,9 @@ Its options are traitlets, settable in ``jupyter_server_config.py`` or on the co
 
 For a DuckDB store the server is the store's owner (ARCHITECTURE.md section 3): it holds the
 file, serves kernels, scripts and the CLI on the store's unix socket, and serves the same
-store API on its own routes under ``/mltrack/api/v1`` (Jupyter's auth), which the sidebar
-reads (:mod:`.store_api`).
+store API on its own routes under ``/mltrack/api/v1`` (Jupyter's auth), and the JupyterLab API
+(``/mltrack/api/lab``: runs pages, run detail, artifacts, series, live changes) that the
+sidebar and views read (:mod:`jupyter_mltrack.service.lab_api`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Unicode, default
+from traitlets import Bool, Float, Unicode, default
 
 from ..config import DEFAULT_STORE_DIR, DEFAULT_STORE_FILE, normalize_uri
+from ..service.api import authenticated_variant
+from ..service.lab_api import LabContext, lab_handlers
+from ..service.live import ChangeFeed
 from ..service.metrics import instrument_application
+from ..service.openapi import openapi_document
 from ..settings import API_BASE, ENV_TRACKING_URI
 from ..widgets import STATIC_DIR
 from ..widgets._vendor import VENDOR_DIR
@@ -72,8 +77,20 @@ class MltrackExtension(ExtensionApp):
         ),
     )
 
+    live_interval_s = Float(
+        1.0,
+        config=True,
+        help=(
+            "Seconds between the polls of the store that push live updates to the "
+            "JupyterLab views. One poll serves every open tab (GET /mltrack/api/lab/changes); "
+            "nothing is polled while no view listens."
+        ),
+    )
+
     #: The store routes and what backs them (set by ``initialize_settings``).
     store_api: StoreApi | None = None
+    #: The JupyterLab API's shared state (set by ``initialize_settings``).
+    lab: LabContext | None = None
 
     @default("tracking_uri")
     def _default_tracking_uri(self) -> str:
@@ -98,6 +115,8 @@ class MltrackExtension(ExtensionApp):
         self.store_api = mount_store_api(
             self.tracking_uri, STORE_API_PATH, own=self.own_store, log=self.log
         )
+        api = self.store_api.context
+        self.lab = LabContext(api, ChangeFeed(api, self.live_interval_s), openapi=openapi_document)
 
     def initialize_handlers(self) -> None:
         """Register the routes; collaborators are passed to handlers as init kwargs.
@@ -117,6 +136,7 @@ class MltrackExtension(ExtensionApp):
             # plotly.min.js, loaded once per page by the chart widgets (widgets/_vendor.py)
             (r"/mltrack/vendor/(.*)", StaticFileHandler, {"path": str(VENDOR_DIR)}),
             *(self.store_api.routes if self.store_api is not None else []),
+            *(lab_handlers(self.lab, authenticated_variant) if self.lab is not None else []),
         ]
         self.handlers.extend(routes)
         if self.store_api is not None and self.serverapp is not None:
@@ -125,6 +145,9 @@ class MltrackExtension(ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Release the store (when this server owns it) as the server stops."""
+        if self.lab is not None:
+            await self.lab.feed.stop()
+            self.lab = None
         if self.store_api is not None:
             await self.store_api.stop()
             self.store_api = None

@@ -31,6 +31,7 @@ import pyarrow as pa
 from ..config import resolve_duckdb_path
 from ..errors import MltrackError
 from ..service.api import RouteSpec, make_handlers
+from ..service.api_base import ApiContext
 from ..service.discovery import open_service
 from ..service.metrics import MetricsSource, owner_source, register_source, unregister_source
 from ..service.owner import StorePaths, lock_is_held, read_lock_info
@@ -138,6 +139,14 @@ class StoreApi:
     client: ClientStore | None = None
     executor: ThreadPoolExecutor | None = None
     metrics_source: MetricsSource | None = None
+
+    @property
+    def context(self) -> ApiContext:
+        """The context every store route shares (its core, executor, store provider)."""
+        for _, _, kwargs in self.routes:
+            if isinstance(kwargs.get("api"), ApiContext):
+                return kwargs["api"]  # type: ignore[no-any-return]
+        raise RuntimeError("The store API has no routes with an ApiContext.")
 
     async def stop(self) -> None:
         """Release the store (as owner) or close the client; call on the IOLoop."""

@@ -36,7 +36,14 @@ from .api_base import (
 )
 from .api_routes import ROUTES
 
-__all__ = ["API_BASE", "EXECUTOR_SETTING", "make_app", "make_handlers", "shutdown_app"]
+__all__ = [
+    "API_BASE",
+    "EXECUTOR_SETTING",
+    "authenticated_variant",
+    "make_app",
+    "make_handlers",
+    "shutdown_app",
+]
 
 #: The ``Application.settings`` key holding the executor that :func:`make_app` created.
 EXECUTOR_SETTING = "mltrack_executor"
@@ -128,6 +135,12 @@ def shutdown_app(app: tornado.web.Application) -> None:
 
 def _variant(cls: type[ApiHandler], authenticated: bool) -> type[tornado.web.RequestHandler]:
     return _jupyter_variant(cls) if authenticated else cls
+
+
+def authenticated_variant(cls: type[ApiHandler]) -> type[tornado.web.RequestHandler]:
+    """``cls`` as served inside jupyter_server: on ``APIHandler``, every verb
+    ``@tornado.web.authenticated`` (the lab API's routes use it too)."""
+    return _jupyter_variant(cls)
 
 
 _jupyter_variants: dict[type[ApiHandler], type[tornado.web.RequestHandler]] = {}
