@@ -46,8 +46,13 @@ def resolve_runs(runs: Any, widget: str) -> tuple[list[str], TrackingCore]:
     """Run ids of ``runs`` and the client to read them through.
 
     An ``ActiveRun`` brings its own client; otherwise the shared client of the current
-    tracking URI is used.
+    tracking URI is used. The widget reads through a :class:`TrackingCore` on that client's
+    store: the same validation, but its reads do not flush the client's buffer (the flusher
+    thread commits it every 0.2 s). A flush per tick would cost the logging loop, and a
+    flush from the pusher thread never ends while the loop keeps logging faster than the
+    store commits (``MetricBuffer.flush`` drains until the buffer is empty).
     """
+    from ..tracking.core import TrackingCore
     from ..tracking.fluent import ActiveRun, get_client
 
     items = [runs] if isinstance(runs, str | Run) else runs
@@ -73,7 +78,7 @@ def resolve_runs(runs: Any, widget: str) -> tuple[list[str], TrackingCore]:
             )
     if not ids:
         raise ValueError(f"{widget} needs at least one run; pass a run id or mt.start_run().")
-    return unique(ids), client or get_client()
+    return unique(ids), TrackingCore((client or get_client()).store)
 
 
 def resolve_keys(keys: Any, widget: str) -> list[str] | None:

@@ -195,6 +195,7 @@ export function renderChart({ model, el, signal }: RenderProps<IChartModel>): ()
   let done = false;
   let plotly: IPlotly | null = null;
   let ticks = 0;
+  let revision = 0;
   let pushed = 0;
   let inflight = false;
   let again = false;
@@ -274,7 +275,8 @@ export function renderChart({ model, el, signal }: RenderProps<IChartModel>): ()
           model.get('_legend') === 'run' ? run : runIds.length > 1 ? `${run} ${key}` : key;
         const axes = perKey ? { xaxis: `x${ki ? ki + 1 : ''}`, yaxis: `y${ki ? ki + 1 : ''}` } : {};
         const x = k === 1 ? series.x : series.x.map(v => v * k);
-        const common = { type: 'scatter', mode: 'lines', x, legendgroup: id, ...axes };
+        const mode = series.x.length < 3 ? 'lines+markers' : 'lines';
+        const common = { type: 'scatter', mode, x, legendgroup: id, ...axes };
         if (weight > 0) {
           out.push({
             ...common,
@@ -302,6 +304,8 @@ export function renderChart({ model, el, signal }: RenderProps<IChartModel>): ()
     const out: Record<string, unknown> = {
       // same revision: plotly keeps the user's zoom across redraws of new points
       uirevision: `${xAxis}/${perKey}/${keys.join(',')}`,
+      // traces grow in place: a new revision tells Plotly.react to look at the data again
+      datarevision: ++revision,
       paper_bgcolor: 'rgba(0,0,0,0)',
       plot_bgcolor: 'rgba(0,0,0,0)',
       font: { color: theme.font, size: 11 },
@@ -523,7 +527,27 @@ export function renderChart({ model, el, signal }: RenderProps<IChartModel>): ()
   for (const name of ['smoothing', 'log_y', 'small_multiples', '_snapshot'] as const) {
     model.on(`change:${name}`, redraw);
   }
-  const theme = new MutationObserver(() => void draw());
+  // The theme attributes change before the new theme's stylesheet applies: redraw until
+  // the colours read back match the theme (checked for a few seconds after a change).
+  let themeChecks: ReturnType<typeof setInterval> | undefined;
+  const onTheme = (): void => {
+    clearInterval(themeChecks);
+    let drawn = '';
+    let left = 30;
+    const check = (): void => {
+      const font = themeColors(el).font;
+      if (font !== drawn) {
+        drawn = font;
+        void draw();
+      }
+      if (--left <= 0) {
+        clearInterval(themeChecks);
+      }
+    };
+    check();
+    themeChecks = setInterval(check, 100);
+  };
+  const theme = new MutationObserver(onTheme);
   theme.observe(document.body, {
     attributes: true,
     attributeFilter: ['data-jp-theme-light', 'data-jp-theme-name']
@@ -562,6 +586,7 @@ export function renderChart({ model, el, signal }: RenderProps<IChartModel>): ()
       clearInterval(timer);
     }
     theme.disconnect();
+    clearInterval(themeChecks);
     model.off('msg:custom', onPush);
     model.off('change:x_axis', onAxis);
     model.off('change:metric_keys', onKeys);
