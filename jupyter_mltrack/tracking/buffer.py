@@ -77,13 +77,20 @@ class MetricBuffer:
 
     # ------------------------------------------------------------------ flush
     def flush(self) -> bool:
-        """Commit everything buffered so far; True when nothing is left behind."""
+        """Commit every point buffered when the call began; True when none is left behind.
+
+        Points appended while it runs wait for the next flush: a thread that keeps logging
+        must not keep another thread's ``flush()`` (a live plot's read, ``mt.flush()``)
+        from returning.
+        """
         with self._io:
+            owed = len(self.flat)  # items buffered now; later ones are the next flush's
             while True:
                 if not self._pending:
-                    n = min(len(self.flat), self.batch_rows * 5)
+                    n = min(owed, len(self.flat), self.batch_rows * 5)
                     if n == 0:
                         break
+                    owed -= n
                     self._pending = self.flat[:n]
                     del self.flat[:n]
                 try:

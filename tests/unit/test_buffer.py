@@ -107,3 +107,41 @@ def test_client_flush_raises_clear_error_when_store_fails(tracking_store, monkey
         monkeypatch.undo()
         mt.flush()
     assert mt.get_run(run.info.run_id).data.metrics == {"m": 1.0}
+
+
+def test_flush_returns_while_another_thread_keeps_logging():
+    """flush() commits what was buffered when it began; a logging thread cannot hold it."""
+    committed = []
+
+    def slow_commit(flat):  # each batch takes a while, as a spool + send does
+        time.sleep(0.01)
+        committed.extend(flat)
+
+    buf = MetricBuffer(slow_commit, interval_s=3600, batch_rows=100)
+    stop = threading.Event()
+
+    def produce():
+        i = 0
+        while not stop.is_set():
+            buf.append(("r", "k", float(i), 0, i))
+            i += 1
+            if i % 50 == 0:
+                time.sleep(0.001)
+
+    producer = threading.Thread(target=produce)
+    for i in range(500):
+        buf.append(("r", "k", -1.0, 0, i))
+    producer.start()
+    try:
+        done = threading.Event()
+        flusher = threading.Thread(target=lambda: (buf.flush(), done.set()))
+        flusher.start()
+        assert done.wait(10), "flush() did not return while another thread logged"
+        # everything buffered before the call is committed
+        assert [r[4] for r in _rows(committed) if r[2] == -1.0] == list(range(500))
+    finally:
+        stop.set()
+        producer.join()
+    assert buf.close()
+    steps = [r[4] for r in _rows(committed) if r[2] != -1.0]
+    assert steps == list(range(len(steps)))  # and nothing logged meanwhile is lost
