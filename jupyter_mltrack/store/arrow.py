@@ -163,7 +163,7 @@ def conform_metric_table(table: pa.Table) -> pa.Table:
     missing = [n for n in METRIC_SCHEMA.names if n not in table.column_names]
     if missing:
         raise InvalidParameter(
-            f"The metric batch lacks the column(s) {', '.join(missing)}; expected "
+            f"The metric batch lacks the columns {', '.join(missing)}; expected "
             f"{', '.join(METRIC_SCHEMA.names)} (string, string, double, int64, int64), "
             f"optionally followed by {', '.join(_LINK_NAMES)} (strings); got "
             f"{', '.join(table.column_names)}."

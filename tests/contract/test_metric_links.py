@@ -153,3 +153,36 @@ def test_json_rows_carry_links_and_refuse_bad_ones():
         metric_rows_from_json([["r", "k", 0.5, 2, 1, "train", 5, None]])
     with pytest.raises(InvalidParameter, match=r"metrics\[0\] must be"):
         metric_rows_from_json([["r", "k", 0.5, 2, 1, "train"]])
+
+
+def test_links_show_in_the_sql_view_and_are_stored_once(store):
+    run_id = _run(store)
+    rows = [(run_id, "acc", 0.1 * s, 10 + s, s, "val", "d1", None) for s in range(3)]
+    store.log_batch([*rows, (run_id, "acc", 0.9, 20, 9)], [], [])
+    store.log_batch([(run_id, "acc", 1.0, 30, 10, "val", "d1", None)], [], [])
+    (links,) = store.sql("SELECT count(*) FROM metrics WHERE dataset_name = 'val'").fetchall()
+    assert links == (4,)
+    view = store.sql(
+        "SELECT step, dataset_name, dataset_digest, model_id FROM metrics ORDER BY step"
+    ).fetchall()
+    linked = [(step, "val", "d1", None) for step in (0, 1, 2)]
+    assert view == [*linked, (9, None, None, None), (10, "val", "d1", None)]
+
+
+def test_gc_removes_the_links_of_deleted_runs(duckdb_store):
+    run_id = _run(duckdb_store)
+    duckdb_store.log_batch([(run_id, "acc", 0.5, 1, 1, "val", "d1", "m-1")], [], [])
+    assert duckdb_store.db.read("SELECT count(*) FROM store.metric_links") == [(1,)]
+    duckdb_store.delete_run(run_id)
+    assert duckdb_store.gc([run_id]) == [run_id]
+    assert duckdb_store.db.read("SELECT count(*) FROM store.metric_links") == [(0,)]
+
+
+def test_a_link_row_is_kept_once_per_run_key_and_link(duckdb_store):
+    run_id = _run(duckdb_store)
+    for step in range(3):
+        duckdb_store.log_batch([(run_id, "acc", 0.5, 1, step, "val", "d1", None)], [], [])
+    duckdb_store.log_batch([(run_id, "f1", 0.5, 1, 0, "val", "d1", None)], [], [])
+    assert duckdb_store.db.read(
+        "SELECT key, count(*) FROM store.metric_links GROUP BY key ORDER BY key"
+    ) == [("acc", 1), ("f1", 1)]

@@ -71,7 +71,11 @@ VIEWS = {
     "runs": "SELECT * EXCLUDE (deleted_time_ms) FROM store.runs",
     "params": "SELECT * FROM store.params",
     "tags": "SELECT * FROM store.tags",
-    "metrics": "SELECT * FROM store.metrics",
+    "metrics": (
+        "SELECT m.run_id, m.key, m.value, m.timestamp_ms, m.step, "
+        "l.dataset_name, l.dataset_digest, l.model_id "
+        "FROM store.metrics m LEFT JOIN store.metric_links l ON l.link_id = m.link_id"
+    ),
     "latest_metrics": "SELECT * FROM store.latest_metrics",
     "datasets": "SELECT * FROM store.datasets",
     "run_inputs": "SELECT * FROM store.run_inputs",
@@ -89,11 +93,17 @@ _V2 = [
 ]
 
 #: MLflow 3 ties a metric point to the dataset it was computed on and to a logged model
-#: (``Metric.dataset_name``/``dataset_digest``/``model_id``); NULL for points without.
+#: (``Metric.dataset_name``/``dataset_digest``/``model_id``). A linked point's
+#: ``metrics.link_id`` names one row of ``metric_links`` per (run, key, dataset, model); it
+#: is NULL for plain points. One nullable integer, not three strings in ``metrics``: three
+#: NULL VARCHAR columns made every plain insert ~50% slower (measured, 500k points), one
+#: INTEGER costs within noise; and reading a key's history asks the small table first.
 _V3 = [
-    "ALTER TABLE store.metrics ADD COLUMN dataset_name VARCHAR",
-    "ALTER TABLE store.metrics ADD COLUMN dataset_digest VARCHAR",
-    "ALTER TABLE store.metrics ADD COLUMN model_id VARCHAR",
+    "CREATE SEQUENCE store.metric_link_ids START 1",
+    """CREATE TABLE store.metric_links (
+        link_id INTEGER PRIMARY KEY, run_id VARCHAR NOT NULL, key VARCHAR NOT NULL,
+        dataset_name VARCHAR, dataset_digest VARCHAR, model_id VARCHAR)""",
+    "ALTER TABLE store.metrics ADD COLUMN link_id INTEGER",
 ]
 
 MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]

@@ -26,7 +26,7 @@ from ...entities import (
 )
 from ...errors import InvalidParameter
 from ...settings import SEARCH_LIMIT
-from ..arrow import detached_relation, history_from_table
+from ..arrow import detached_relation
 from ..base import RunPage, RunQuery, SeriesRequest
 from ..search import (
     compile_filter,
@@ -174,13 +174,37 @@ def search_runs_arrow(con: duckdb.DuckDBPyConnection, query: RunQuery) -> dict[s
 
 def metric_history(con: duckdb.DuckDBPyConnection, run_id: str, key: str) -> MetricHistory:
     """Every point of one metric of one run, ordered by step then time, with the datasets
-    and models the points name (``MetricHistory.links``)."""
+    and models the points name (``MetricHistory.links``).
+
+    The key's links are looked up first in the small ``metric_links`` table; a key without
+    any (the common case) reads the three columns it always read.
+    """
+    found = con.execute(
+        "SELECT link_id, dataset_name, dataset_digest, model_id FROM store.metric_links "
+        "WHERE run_id = ? AND key = ?",
+        [run_id, key],
+    ).fetchall()
+    columns = "step, value, timestamp_ms" + (", link_id" if found else "")
     table = con.sql(
-        "SELECT step, value, timestamp_ms, dataset_name, dataset_digest, model_id "
-        "FROM store.metrics WHERE run_id = ? AND key = ? ORDER BY step, timestamp_ms",
+        f"SELECT {columns} FROM store.metrics WHERE run_id = ? AND key = ? "
+        "ORDER BY step, timestamp_ms",
         params=[run_id, key],
     ).to_arrow_table()
-    return history_from_table(key, table)
+    links = None
+    if found:
+        by_id = {row[0]: row[1:] for row in found}
+        point_links = [
+            by_id.get(i, (None, None, None)) for i in table.column("link_id").to_pylist()
+        ]
+        names, digests, models = ([p[j] for p in point_links] for j in range(3))
+        links = (names, digests, models)
+    return MetricHistory(
+        key,
+        table.column("step").to_numpy(),
+        table.column("value").to_numpy(),
+        table.column("timestamp_ms").to_numpy(),
+        links,
+    )
 
 
 _X_AXES = {

@@ -331,12 +331,16 @@ def log_metric_table(db: Database, table: pa.Table) -> None:
 def insert_metrics(con: Con, batch: pa.Table) -> None:
     """Append metric points and keep the latest point per (run, key); inside a transaction.
 
-    ``batch`` is a conformed metric batch (``store.arrow.conform_metric_table``): its columns
-    are named in the insert, so a batch without the link columns leaves them NULL.
+    ``batch`` is a conformed metric batch (``store.arrow.conform_metric_table``). A batch
+    with the link columns (``LINKED_METRIC_SCHEMA``) also records its distinct links in
+    ``store.metric_links`` and points each linked row at one; a plain batch inserts its
+    five columns and nothing else.
     """
-    columns = ", ".join(batch.schema.names)  # fixed names of the two metric schemas
     with registered(con, "_mt_batch", batch):
-        con.execute(f"INSERT INTO store.metrics ({columns}) SELECT {columns} FROM _mt_batch")
+        if "dataset_name" in batch.schema.names:
+            _insert_linked_points(con)
+        else:
+            con.execute(f"INSERT INTO store.metrics ({_POINT}) SELECT {_POINT} FROM _mt_batch")
         con.execute(
             f"""
             INSERT INTO store.latest_metrics
@@ -351,6 +355,37 @@ def insert_metrics(con: Con, batch: pa.Table) -> None:
                    AND excluded.timestamp_ms >= latest_metrics.timestamp_ms)
             """
         )
+
+
+_POINT = "run_id, key, value, timestamp_ms, step"
+_LINK = "dataset_name, dataset_digest, model_id"
+#: a batch row and a metric_links row with the same run, key and links (NULLs equal)
+_SAME_LINK = (
+    "l.run_id = b.run_id AND l.key = b.key "
+    "AND l.dataset_name IS NOT DISTINCT FROM b.dataset_name "
+    "AND l.dataset_digest IS NOT DISTINCT FROM b.dataset_digest "
+    "AND l.model_id IS NOT DISTINCT FROM b.model_id"
+)
+
+
+def _insert_linked_points(con: Con) -> None:
+    """The points of ``_mt_batch`` (with link columns), their new links first."""
+    con.execute(
+        f"""
+        INSERT INTO store.metric_links
+        SELECT nextval('store.metric_link_ids'), run_id, key, {_LINK}
+        FROM (SELECT DISTINCT run_id, key, {_LINK} FROM _mt_batch
+              WHERE dataset_name IS NOT NULL OR model_id IS NOT NULL) b
+        WHERE NOT EXISTS (SELECT 1 FROM store.metric_links l WHERE {_SAME_LINK})
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO store.metrics ({_POINT}, link_id)
+        SELECT b.run_id, b.key, b.value, b.timestamp_ms, b.step, l.link_id
+        FROM _mt_batch b LEFT JOIN store.metric_links l ON {_SAME_LINK}
+        """
+    )
 
 
 def _insert_triples(
@@ -450,7 +485,15 @@ def gc_runs(db: Database, run_ids: Sequence[str] | None) -> list[str]:
                     raise InvalidState(
                         f"Run {rid} is not deleted; delete it first (mt.delete_run) before gc."
                     )
-        for table in ("metrics", "latest_metrics", "params", "tags", "run_inputs", "runs"):
+        for table in (
+            "metrics",
+            "metric_links",
+            "latest_metrics",
+            "params",
+            "tags",
+            "run_inputs",
+            "runs",
+        ):
             if ids:
                 con.execute(f"DELETE FROM store.{table} WHERE {in_list('run_id')}", [ids])
     return ids
