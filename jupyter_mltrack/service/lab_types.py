@@ -22,6 +22,8 @@ from ..entities import Experiment, FileInfo, Run
 __all__ = [
     "ArtifactList",
     "ArtifactQuery",
+    "ArtifactTable",
+    "ArtifactTableQuery",
     "ChangeEvent",
     "ColumnsQuery",
     "ColumnsReply",
@@ -29,6 +31,7 @@ __all__ = [
     "ExperimentsQuery",
     "ExperimentsReply",
     "FeedStats",
+    "JsonNumber",
     "RunDetail",
     "RunPatch",
     "RunRow",
@@ -45,6 +48,10 @@ __all__ = [
 
 class WireFloat(float):
     """A float on the wire: a JSON number, or ``"NaN"``, ``"Infinity"``, ``"-Infinity"``."""
+
+
+class JsonNumber(float):
+    """A plain JSON number (in a union with strings, where WireFloat's strings are moot)."""
 
 
 def doc(text: str, default: Any = None, factory: Any = None) -> Any:
@@ -118,6 +125,14 @@ class SeriesQuery:
     x_max: float | None = doc("Upper bound of the visible x range (zoom).", None)
 
 
+@dataclass(frozen=True)
+class ArtifactTableQuery:
+    """Query of ``GET /runs/{run_id}/artifact/table``: a table artifact read as rows."""
+
+    path: str = required("A `.csv`, `.tsv` or `.parquet` file, relative to the artifact root.")
+    limit: int = doc("Rows to return from the start of the table (1..10000).", 500)
+
+
 # ------------------------------------------------------------------------------ bodies
 @dataclass(frozen=True)
 class RunPatch:
@@ -164,9 +179,9 @@ class RunRow:
     lifecycle_stage: str = required("`active` or `deleted`.")
     parent_run_id: str | None = required("")
     child_count: int = required("How many runs name this run as their parent.")
-    values: dict[str, str | WireFloat | None] = required(
-        "The requested columns: strings for params and tags, numbers for metrics; null "
-        "when the run has no such key."
+    values: dict[str, str | JsonNumber | None] = required(
+        "The requested columns: strings for params and tags, numbers for metrics (or "
+        "`NaN`, `Infinity`, `-Infinity`); null when the run has no such key."
     )
 
 
@@ -226,6 +241,19 @@ class ArtifactList:
 
     path: str = required("")
     files: list[FileInfo] = required("")
+
+
+@dataclass(frozen=True)
+class ArtifactTable:
+    """Reply of ``GET /runs/{run_id}/artifact/table``: the first rows of a table artifact."""
+
+    path: str = required("")
+    columns: list[str] = required("Column names, in the file's order.")
+    rows: list[list[Any]] = required(
+        "The first `limit` rows, one value per column: JSON numbers, strings, booleans or "
+        "null; other values (dates, nested) as their text."
+    )
+    total_rows: int = required("Rows in the whole table.")
 
 
 @dataclass(frozen=True)

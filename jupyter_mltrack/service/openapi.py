@@ -40,6 +40,7 @@ _SCALARS: dict[Any, dict[str, Any]] = {
     bool: {"type": "boolean"},
     float: {"$ref": "#/components/schemas/WireFloat"},
     lab_types.WireFloat: {"$ref": "#/components/schemas/WireFloat"},
+    lab_types.JsonNumber: {"type": "number"},
     type(None): {"type": "null"},
     Any: {},
 }

@@ -29,6 +29,34 @@ export interface IArtifactQuery {
 }
 
 /**
+ * `ArtifactTable` of the JupyterLab API. Reply of `GET
+ * /runs/{run_id}/artifact/table`: the first rows of a table artifact.
+ */
+export interface IArtifactTable {
+  path: string;
+  /** Column names, in the file's order. */
+  columns: string[];
+  /**
+   * The first `limit` rows, one value per column: JSON numbers, strings,
+   * booleans or null; other values (dates, nested) as their text.
+   */
+  rows: unknown[][];
+  /** Rows in the whole table. */
+  total_rows: number;
+}
+
+/**
+ * `ArtifactTableQuery` of the JupyterLab API. Query of `GET
+ * /runs/{run_id}/artifact/table`: a table artifact read as rows.
+ */
+export interface IArtifactTableQuery {
+  /** A `.csv`, `.tsv` or `.parquet` file, relative to the artifact root. */
+  path: string;
+  /** Rows to return from the start of the table (1..10000). */
+  limit?: number;
+}
+
+/**
  * `ChangeEvent` of the JupyterLab API. One event of `GET /changes` (server-sent
  * events, event name `change`).
  */
@@ -147,10 +175,10 @@ export interface IRunRow {
   /** How many runs name this run as their parent. */
   child_count: number;
   /**
-   * The requested columns: strings for params and tags, numbers for metrics;
-   * null when the run has no such key.
+   * The requested columns: strings for params and tags, numbers for metrics (or
+   * `NaN`, `Infinity`, `-Infinity`); null when the run has no such key.
    */
-  values: Record<string, string | WireFloat | null>;
+  values: Record<string, string | number | null>;
 }
 
 /**

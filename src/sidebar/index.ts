@@ -1,36 +1,43 @@
 /**
- * Plugin adding the jupyter-mltrack panel to the left sidebar, the
- * `mltrack:open-sidebar` command that reveals it and `mltrack:refresh-sidebar`.
- * Page state for scripts and tests: `READY_ATTRIBUTE` on the body, `PanelAttributes` on the
- * panel node.
+ * Plugin adding the jupyter-mltrack run browser to the left sidebar, with its commands
+ * (palette category "Experiment Tracking", ids in `../commands.ts`), its context menu, and
+ * its state restored after a page reload (layout restorer + state DB). Page state for
+ * scripts and tests: `READY_ATTRIBUTE` on the body, `PanelAttributes` on the panel node.
  */
 import {
   ILabShell,
+  ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  InputDialog,
+  Notification,
+  showDialog
+} from '@jupyterlab/apputils';
+import { IStateDB } from '@jupyterlab/statedb';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { Menu, Widget } from '@lumino/widgets';
 
-import { getServerInfo, getStoreSnapshot } from '../api';
-import { SidebarPanel } from './panel';
+import { getServerInfo } from '../api';
+import { LabApi } from '../api/lab';
+import type { IRunRow } from '../api/lab';
+import { CommandIDs, runIdsOf } from '../commands';
+import { ISidebarState, SidebarPanel } from './panel';
+import { loadRunCode, sourceOf } from './actions';
 
 export { PanelAttributes } from './panel';
-
-/** Command ids of this plugin. */
-export const CommandIDs = {
-  openSidebar: 'mltrack:open-sidebar',
-  refreshSidebar: 'mltrack:refresh-sidebar'
-} as const;
+export { CommandIDs } from '../commands';
 
 /**
  * Set on `document.body` once the plugin activated: the panel is in the left area and the
  * commands (and their palette items) are registered. Tests wait on it rather than on time.
  */
 export const READY_ATTRIBUTE = 'data-mltrack-ready';
-
-/** How many of the most recent runs the sidebar lists. */
-export const SIDEBAR_MAX_RUNS = 20;
+/** The state DB key of the panel's view (experiment, filter, sort, columns). */
+export const STATE_KEY = 'jupyter-mltrack:sidebar';
 
 /** A line chart in a box: the sidebar tab icon. */
 export const mltrackIcon = new LabIcon({
@@ -43,41 +50,311 @@ export const mltrackIcon = new LabIcon({
     '</g></svg>'
 });
 
+/** Duck type of a notebook panel (no dependency on @jupyterlab/notebook). */
+interface INotebookLike {
+  context?: { path: string };
+  content?: {
+    activeCellIndex: number;
+    widgets: readonly {
+      model: { id: string; sharedModel: { setSource(s: string): void } };
+    }[];
+    model?: { sharedModel: { insertCell(i: number, c: object): void } } | null;
+  };
+}
+
 export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mltrack:sidebar',
   description: 'The jupyter-mltrack run browser in the left sidebar.',
   autoStart: true,
   requires: [ILabShell],
-  optional: [ICommandPalette],
+  optional: [ICommandPalette, ILayoutRestorer, IStateDB],
   activate: (
     app: JupyterFrontEnd,
     labShell: ILabShell,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    state: IStateDB | null
   ): void => {
-    const panel = new SidebarPanel({
-      info: () => getServerInfo(),
-      snapshot: () => getStoreSnapshot(SIDEBAR_MAX_RUNS)
+    const api = new LabApi();
+    const { commands } = app;
+    let lastNotebook: INotebookLike | null = null;
+    labShell.currentChanged.connect((_, change) => {
+      const widget = change.newValue as INotebookLike | null;
+      if (
+        widget?.content?.model !== undefined &&
+        widget.context !== undefined
+      ) {
+        lastNotebook = widget;
+      }
     });
+    const menu = new Menu({ commands });
+    menu.addClass('jp-mltrack-context-menu');
+    const panel: SidebarPanel = new SidebarPanel(
+      {
+        info: () => getServerInfo(),
+        experiments: () => api.experiments(),
+        columns: ids => api.columns(ids),
+        runs: q => api.runs(q),
+        count: q => api.count(q),
+        listen: (onEvent, signal) => api.listen(onEvent, signal)
+      },
+      {
+        open: run =>
+          void commands.execute(CommandIDs.openRun, { runId: run.run_id }),
+        contextMenu: (event, run) => {
+          event.preventDefault();
+          menu.open(event.clientX, event.clientY);
+          void run;
+        },
+        selectionChanged: () => commands.notifyCommandChanged(),
+        stateChanged: () =>
+          void state?.save(STATE_KEY, panel.state as unknown as never)
+      }
+    );
     panel.id = 'jp-mltrack-sidebar';
     panel.title.icon = mltrackIcon;
     panel.title.caption = 'Experiment tracking (jupyter-mltrack)';
     labShell.add(panel, 'left', { rank: 600 });
+    restorer?.add(panel, 'jupyter-mltrack-sidebar');
+    if (state !== null) {
+      void state.fetch(STATE_KEY).then(saved => {
+        if (saved && typeof saved === 'object') {
+          panel.restore(saved as Partial<ISidebarState>);
+        }
+      });
+    }
 
-    app.commands.addCommand(CommandIDs.openSidebar, {
+    const selectedIds = (args: Record<string, unknown>): string[] => {
+      const given = runIdsOf(args);
+      return given.length > 0 ? given : [...panel.model.selected];
+    };
+    const rowOf = (id: string): IRunRow | undefined =>
+      panel.model.selectedRuns().find(r => r.run_id === id);
+    const afterChange = async (
+      what: string,
+      work: Promise<unknown>
+    ): Promise<void> => {
+      try {
+        await work;
+      } catch (reason) {
+        Notification.error(`Could not ${what}: ${(reason as Error).message}`);
+      }
+      await panel.refresh();
+    };
+
+    commands.addCommand(CommandIDs.openSidebar, {
       label: 'Open Experiment Tracking Sidebar',
       caption: 'Show the jupyter-mltrack panel in the left sidebar',
-      execute: () => {
-        labShell.activateById(panel.id);
-      }
+      execute: () => labShell.activateById(panel.id)
     });
-    app.commands.addCommand(CommandIDs.refreshSidebar, {
+    commands.addCommand(CommandIDs.refreshSidebar, {
       label: 'Refresh Experiment Tracking Sidebar',
       caption: 'Read the runs of the store again now',
       execute: () => panel.refresh()
     });
-    for (const command of Object.values(CommandIDs)) {
+    commands.addCommand(CommandIDs.searchRuns, {
+      label: 'Search Runs',
+      caption: 'Focus the run filter of the sidebar',
+      execute: () => {
+        labShell.activateById(panel.id);
+        panel.focusSearch();
+      }
+    });
+    if (!commands.hasCommand(CommandIDs.openRun)) {
+      // the run detail view registers this command when it is installed; until then the
+      // sidebar shows the run's facts in a dialog
+      commands.addCommand(CommandIDs.openRun, {
+        label: 'Open Run',
+        isEnabled: args => selectedIds(args).length === 1,
+        execute: async args => {
+          const [id] = selectedIds(args);
+          const detail = await api.run(id);
+          const body = document.createElement('pre');
+          body.className = 'jp-mltrack-run-facts';
+          body.textContent = JSON.stringify(detail.run, null, 2);
+          await showDialog({
+            title: `Run ${detail.run.info.run_name}`,
+            body: new Widget({ node: body }),
+            buttons: [Dialog.okButton()]
+          });
+        }
+      });
+    }
+    commands.addCommand(CommandIDs.renameRun, {
+      label: 'Rename Run…',
+      isEnabled: args => selectedIds(args).length === 1,
+      execute: async args => {
+        const [id] = selectedIds(args);
+        let name = typeof args.name === 'string' ? args.name : null;
+        if (name === null) {
+          const answer = await InputDialog.getText({
+            title: 'Rename run',
+            text: rowOf(id)?.run_name ?? ''
+          });
+          name = answer.button.accept ? answer.value : null;
+        }
+        if (name) {
+          await afterChange(
+            'rename the run',
+            api.patchRun(id, { run_name: name })
+          );
+        }
+      }
+    });
+    commands.addCommand(CommandIDs.tagRuns, {
+      label: 'Set Tag on Runs…',
+      isEnabled: args => selectedIds(args).length > 0,
+      execute: async args => {
+        const ids = selectedIds(args);
+        let text =
+          typeof args.key === 'string'
+            ? `${args.key}=${typeof args.value === 'string' ? args.value : ''}`
+            : null;
+        if (text === null) {
+          const answer = await InputDialog.getText({
+            title: `Set a tag on ${ids.length} run(s)`,
+            placeholder: 'key=value'
+          });
+          text = answer.button.accept ? answer.value : null;
+        }
+        const at = text?.indexOf('=') ?? -1;
+        if (text && at > 0) {
+          const tags = { [text.slice(0, at).trim()]: text.slice(at + 1) };
+          await afterChange(
+            'set the tag',
+            Promise.all(ids.map(id => api.patchRun(id, { set_tags: tags })))
+          );
+        } else if (text) {
+          Notification.warning('Write the tag as key=value.');
+        }
+      }
+    });
+    commands.addCommand(CommandIDs.deleteRuns, {
+      label: 'Delete Runs',
+      caption:
+        'Delete the selected runs (restorable: show deleted runs, then Restore)',
+      isEnabled: args =>
+        selectedIds(args).length > 0 && !panel.model.showDeleted,
+      execute: async args => {
+        const ids = selectedIds(args);
+        panel.model.selected.clear();
+        await afterChange(
+          'delete the runs',
+          Promise.all(
+            ids.map(id => api.patchRun(id, { lifecycle_stage: 'deleted' }))
+          )
+        );
+      }
+    });
+    commands.addCommand(CommandIDs.restoreRuns, {
+      label: 'Restore Runs',
+      isEnabled: args =>
+        selectedIds(args).length > 0 && panel.model.showDeleted,
+      execute: async args => {
+        const ids = selectedIds(args);
+        panel.model.selected.clear();
+        await afterChange(
+          'restore the runs',
+          Promise.all(
+            ids.map(id => api.patchRun(id, { lifecycle_stage: 'active' }))
+          )
+        );
+      }
+    });
+    commands.addCommand(CommandIDs.insertRunCode, {
+      label: 'Insert Code Loading This Run',
+      caption:
+        'Add a cell to the active notebook that loads the run with mt.get_run',
+      isEnabled: args =>
+        selectedIds(args).length === 1 && lastNotebook !== null,
+      execute: args => {
+        const [id] = selectedIds(args);
+        const notebook = lastNotebook?.content;
+        if (!notebook?.model) {
+          Notification.warning(
+            'Open a notebook first: the code goes into its active cell.'
+          );
+          return;
+        }
+        const index = notebook.activeCellIndex + 1;
+        notebook.model.sharedModel.insertCell(index, {
+          cell_type: 'code',
+          source: loadRunCode(id)
+        });
+        notebook.activeCellIndex = index;
+      }
+    });
+    commands.addCommand(CommandIDs.openRunSource, {
+      label: 'Open the Notebook That Produced This Run',
+      isEnabled: args => selectedIds(args).length === 1,
+      execute: async args => {
+        const [id] = selectedIds(args);
+        const source = sourceOf((await api.run(id)).run);
+        if (source === null) {
+          Notification.info(
+            'This run records no notebook (it was not started by %%track in JupyterLab).'
+          );
+          return;
+        }
+        const widget = (await commands.execute('docmanager:open', {
+          path: source.path
+        })) as INotebookLike;
+        const content = widget?.content;
+        if (content && source.cellId !== null) {
+          const at = content.widgets.findIndex(
+            c => c.model.id === source.cellId
+          );
+          if (at >= 0) {
+            content.activeCellIndex = at;
+          }
+        }
+      }
+    });
+    if (!commands.hasCommand(CommandIDs.compare)) {
+      // the compare view defines this command; without it, say so instead of failing
+      void app.restored.then(() => {
+        if (!commands.hasCommand(CommandIDs.compare)) {
+          commands.addCommand(CommandIDs.compare, {
+            label: 'Compare Runs',
+            isEnabled: args => selectedIds(args).length >= 2,
+            execute: () =>
+              Notification.info(
+                'The compare view is not installed in this JupyterLab.'
+              )
+          });
+        }
+      });
+    }
+    for (const command of [
+      CommandIDs.openRun,
+      CommandIDs.compare,
+      CommandIDs.renameRun,
+      CommandIDs.tagRuns,
+      CommandIDs.insertRunCode,
+      CommandIDs.openRunSource,
+      CommandIDs.deleteRuns,
+      CommandIDs.restoreRuns
+    ]) {
+      menu.addItem({ command });
+    }
+    for (const command of [
+      CommandIDs.openSidebar,
+      CommandIDs.refreshSidebar,
+      CommandIDs.searchRuns,
+      CommandIDs.renameRun,
+      CommandIDs.tagRuns,
+      CommandIDs.deleteRuns,
+      CommandIDs.restoreRuns,
+      CommandIDs.insertRunCode,
+      CommandIDs.openRunSource
+    ]) {
       palette?.addItem({ command, category: 'Experiment Tracking' });
     }
+    app.commands.addKeyBinding({
+      command: CommandIDs.searchRuns,
+      keys: ['Accel Shift F'],
+      selector: '.jp-mltrack-sidebar'
+    });
     document.body.setAttribute(READY_ATTRIBUTE, 'true');
   }
 };

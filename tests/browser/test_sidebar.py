@@ -4,8 +4,8 @@ the page helpers in ``lab_driver.py``; RunTable's test moved to ``test_widgets.p
 
 Every wait targets state the page exposes, never elapsed time: JupyterLab's ``restored``
 promise (``window.jupyterapp``), ``data-mltrack-ready`` on the body (the plugin activated and
-registered its commands), the panel's ``data-mltrack-loaded`` and load counters, kernel
-status, rendered text.
+registered its commands), the panel's ``data-mltrack-loaded`` and load counters, rows of
+the runs table (``.jp-mltrack-run[data-status]``), kernel status, rendered text.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Page state exposed by the extension (src/sidebar/index.ts, src/sidebar/panel.ts).
 LOADED = "data-mltrack-loaded"  # on the panel: first load finished ("ok" or "error")
-LOADS_STARTED = "data-mltrack-loads-started"  # on the panel: loads started so far
 LOADS_DONE = "data-mltrack-loads-done"  # on the panel: loads finished so far
 SIDEBAR = "#jp-mltrack-sidebar"
 OPEN_SIDEBAR = "mltrack:open-sidebar"
@@ -40,17 +39,6 @@ def wait_panel_loaded(page):
     return page.locator(SIDEBAR)
 
 
-def wait_fresh_load(page) -> None:
-    """Wait until a load that started after this call has finished and rendered (the panel
-    polls by itself; loads run one at a time, so load n + 1 starts after now)."""
-    started = int(page.locator(SIDEBAR).get_attribute(LOADS_STARTED) or "0")
-    page.wait_for_function(
-        f"""(started) => Number(document.querySelector('{SIDEBAR}')
-              ?.getAttribute('{LOADS_DONE}')) > started""",
-        arg=started,
-    )
-
-
 def test_sidebar_shows_version_and_store(page, lab) -> None:
     open_lab(page, lab)
     # as a person would: click the sidebar's tab (no keyboard focus involved); the layout is
@@ -59,6 +47,7 @@ def test_sidebar_shows_version_and_store(page, lab) -> None:
         page.locator(f".jp-SideBar .lm-TabBar-tab[data-id='{SIDEBAR[1:]}']").click()
 
     panel = wait_panel_loaded(page)
+    panel.locator(".jp-mltrack-sidebar-body > summary", has_text="Store").click()  # folded
     store = lab.root_dir.resolve() / "mltrack" / "store.duckdb"
     assert panel.locator(".jp-mltrack-version").inner_text() == __version__
     assert panel.locator(".jp-mltrack-store-path").inner_text() == str(store)
@@ -106,15 +95,20 @@ def test_sidebar_lists_a_run_logged_by_a_notebook_live(page, lab) -> None:
     _run(page, "live.ipynb", "notebook:run-cell", index=0)
     # the kernel is a client of the store the server owns (no service, no direct open)
     page.get_by_text("store: ServiceStore").wait_for()
-    # everything is logged and flushed: the next load the panel starts by itself shows it
-    wait_fresh_load(page)  # polled in by the panel: no reload, no click
-    live = panel.locator(".jp-mltrack-run", has_text="sidebar-live-run")
-    assert live.count() == 1, panel.inner_text()
-    assert live.get_attribute("data-status") == "RUNNING"
+    # everything is logged and flushed: the server's change stream makes the panel re-read
+    # the rows in view (no reload, no click); the row appears, RUNNING, with its loss
+    live = panel.locator(".jp-mltrack-run[data-status='RUNNING']", has_text="sidebar-live-run")
+    live.wait_for()
+    loss = live.locator(".jp-mltrack-value[data-column='metrics.loss']")
+    page.wait_for_function(
+        """() => document.querySelector(
+            ".jp-mltrack-run[data-status='RUNNING'] [data-column='metrics.loss']"
+        )?.textContent === '0.02'"""
+    )
+    assert loss.inner_text() == "0.02"
     artifacts = os.environ.get("MLTRACK_BROWSER_ARTIFACTS")
     if artifacts:
         page.screenshot(path=str(Path(artifacts) / "sidebar_running.png"))
-    assert live.locator(".jp-mltrack-run-metric").inner_text() == "loss 0.02"
     assert (
         panel.locator(".jp-mltrack-run", has_text="baseline").get_attribute("data-status")
         == "FINISHED"

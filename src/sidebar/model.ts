@@ -1,0 +1,325 @@
+/**
+ * The sidebar's runs view as data, without DOM: the query (experiments, filter, sort,
+ * columns, deleted or active runs), rows fetched in blocks as they scroll into view, the
+ * total, nested runs expanded under their parent, the selection. Everything sorts and
+ * filters on the server; the model holds only the blocks it was asked to show.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { LabApiError } from '../api/lab';
+import type { IRunRow, IRunsPage, IRunsQuery, IRunsCount } from '../api/lab';
+
+/** Rows per request. */
+export const BLOCK_SIZE = 100;
+
+/** Where the model reads (a `LabApi` in JupyterLab; anything with these two in tests). */
+export interface IRunsSource {
+  runs(query: IRunsQuery): Promise<IRunsPage>;
+  count(query: IRunsQuery): Promise<IRunsCount>;
+}
+
+/** A sort: a search key (`attributes.start_time`, `metrics.acc`, ...) and a direction. */
+export interface ISort {
+  key: string;
+  descending: boolean;
+}
+
+/** One displayed row: a run (or null while its block loads) and its depth. */
+export interface IDisplayRow {
+  run: IRunRow | null;
+  depth: number;
+}
+
+interface IExpanded {
+  parent: string;
+  /** Index of the parent among the top rows. */
+  index: number;
+  children: IRunRow[];
+}
+
+export class RunsModel {
+  constructor(private readonly _source: IRunsSource) {}
+
+  experimentIds: string[] = [];
+  filter = '';
+  sort: ISort = { key: 'attributes.start_time', descending: true };
+  columns: string[] = [];
+  showDeleted = false;
+  /** The filter's error (with its position), or null. */
+  error: LabApiError | null = null;
+  /** Any other read error, as one line, or null. */
+  readError: string | null = null;
+  /** Runs selected (by id), in the order they were selected. */
+  readonly selected = new Set<string>();
+  /** The store version the rows were read at. */
+  version = -1;
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** Rows of the view: the top rows (runs, or top-level runs when not filtering) plus the
+   * children of the expanded parents. */
+  get rowCount(): number {
+    const top = this._total ?? this._known + (this._hasMore ? BLOCK_SIZE : 0);
+    return top + this._expanded.reduce((n, e) => n + e.children.length, 0);
+  }
+
+  /** The total of the top rows when known. */
+  get total(): number | null {
+    return this._total;
+  }
+
+  /** Whether runs are grouped under their parent (no filter: the top rows are top-level). */
+  get nested(): boolean {
+    return this.filter.trim() === '';
+  }
+
+  /** The query of the top rows at `offset`. */
+  query(offset: number, limit = BLOCK_SIZE): IRunsQuery {
+    return {
+      experiment_ids: this.experimentIds,
+      filter: this.filter,
+      order_by: [`${this.sort.key} ${this.sort.descending ? 'DESC' : 'ASC'}`],
+      view_type: this.showDeleted ? 'DELETED_ONLY' : 'ACTIVE_ONLY',
+      offset,
+      limit,
+      columns: this.columns,
+      top_level: this.nested
+    };
+  }
+
+  /** The row at display index `i`. */
+  row(i: number): IDisplayRow {
+    let top = i;
+    for (const e of this._expanded) {
+      if (top <= e.index) {
+        break;
+      }
+      const firstChild = e.index + 1;
+      if (top < firstChild + e.children.length) {
+        return { run: e.children[top - firstChild], depth: 1 };
+      }
+      top -= e.children.length;
+    }
+    const block = this._blocks.get(Math.floor(top / BLOCK_SIZE));
+    return { run: block?.[top % BLOCK_SIZE] ?? null, depth: 0 };
+  }
+
+  isExpanded(runId: string): boolean {
+    return this._expanded.some(e => e.parent === runId);
+  }
+
+  /** Load what display rows `first`..`last` need (blocks not loaded at this version). */
+  async show(first: number, last: number): Promise<void> {
+    this._visible = [first, last];
+    const tops = new Set<number>();
+    for (const i of [first, last, Math.floor((first + last) / 2)]) {
+      tops.add(Math.floor(this._topIndex(Math.max(0, i)) / BLOCK_SIZE));
+    }
+    await Promise.all([...tops].map(b => this._load(b)));
+  }
+
+  /** Start again: after a change of query (every block is dropped). */
+  async reset(): Promise<void> {
+    this._generation++;
+    this._blocks.clear();
+    this._fresh.clear();
+    this._expanded = [];
+    this._total = null;
+    this._known = 0;
+    this._hasMore = true;
+    this.error = null;
+    this._changed.emit();
+    await this.show(...this._visible);
+  }
+
+  /** The store changed (`version`): re-read the visible blocks, keep the others stale. */
+  async refresh(version?: number): Promise<void> {
+    if (version !== undefined) {
+      this.version = version;
+    }
+    this._fresh.clear();
+    for (const e of this._expanded) {
+      await this._loadChildren(e);
+    }
+    await this.show(...this._visible);
+  }
+
+  /** Expand (or collapse) the children of a top row. */
+  async toggle(runId: string): Promise<void> {
+    const at = this._expanded.findIndex(e => e.parent === runId);
+    if (at >= 0) {
+      this._expanded.splice(at, 1);
+      this._changed.emit();
+      return;
+    }
+    const index = this._indexOfTop(runId);
+    if (index === null) {
+      return;
+    }
+    const entry: IExpanded = { parent: runId, index, children: [] };
+    this._expanded.push(entry);
+    this._expanded.sort((a, b) => a.index - b.index);
+    await this._loadChildren(entry);
+  }
+
+  /** Click selection: `extend` (ctrl/cmd) toggles one, `range` (shift) adds a range. */
+  select(index: number, how: 'only' | 'extend' | 'range' = 'only'): void {
+    const run = this.row(index).run;
+    if (run === null) {
+      return;
+    }
+    if (how === 'only') {
+      this.selected.clear();
+      this.selected.add(run.run_id);
+    } else if (how === 'extend') {
+      if (!this.selected.delete(run.run_id)) {
+        this.selected.add(run.run_id);
+      }
+    } else {
+      const from = Math.min(this._anchor, index);
+      const to = Math.max(this._anchor, index);
+      for (let i = from; i <= to; i++) {
+        const r = this.row(i).run;
+        if (r !== null) {
+          this.selected.add(r.run_id);
+        }
+      }
+    }
+    if (how !== 'range') {
+      this._anchor = index;
+    }
+    this._changed.emit();
+  }
+
+  /** The selected rows that are loaded (the selection may hold runs scrolled away). */
+  selectedRuns(): IRunRow[] {
+    const out: IRunRow[] = [];
+    for (const rows of [
+      ...this._blocks.values(),
+      ...this._expanded.map(e => e.children)
+    ]) {
+      for (const r of rows) {
+        if (
+          this.selected.has(r.run_id) &&
+          !out.some(o => o.run_id === r.run_id)
+        ) {
+          out.push(r);
+        }
+      }
+    }
+    return out;
+  }
+
+  private _topIndex(display: number): number {
+    let top = display;
+    for (const e of this._expanded) {
+      if (top <= e.index) {
+        break;
+      }
+      top -= Math.min(e.children.length, top - e.index);
+    }
+    return top;
+  }
+
+  private _indexOfTop(runId: string): number | null {
+    for (const [b, rows] of this._blocks) {
+      const i = rows.findIndex(r => r.run_id === runId);
+      if (i >= 0) {
+        return b * BLOCK_SIZE + i;
+      }
+    }
+    return null;
+  }
+
+  private async _loadChildren(entry: IExpanded): Promise<void> {
+    const query: IRunsQuery = {
+      ...this.query(0, 1000),
+      top_level: false,
+      filter: '',
+      parent_run_id: entry.parent
+    };
+    const page = await this._source.runs(query);
+    entry.children = page.runs;
+    this._changed.emit();
+  }
+
+  private async _load(block: number): Promise<void> {
+    if (this.experimentIds.length === 0 || this._fresh.has(block)) {
+      return;
+    }
+    if (
+      this._total !== null &&
+      block * BLOCK_SIZE >= this._total &&
+      block > 0
+    ) {
+      return;
+    }
+    const generation = this._generation;
+    this._fresh.add(block);
+    let page: IRunsPage;
+    try {
+      page = await this._source.runs(this.query(block * BLOCK_SIZE));
+    } catch (reason) {
+      if (generation !== this._generation) {
+        return;
+      }
+      this._fresh.delete(block);
+      if (reason instanceof LabApiError && reason.position !== null) {
+        this.error = reason;
+        this._total = 0;
+        this._blocks.clear();
+      } else {
+        this.readError =
+          reason instanceof Error ? reason.message : String(reason);
+      }
+      this._changed.emit();
+      return;
+    }
+    if (generation !== this._generation) {
+      return; // a newer query started meanwhile
+    }
+    this.error = null;
+    this.readError = null;
+    this.version = Math.max(this.version, page.version);
+    this._blocks.set(block, page.runs);
+    this._known = Math.max(this._known, block * BLOCK_SIZE + page.runs.length);
+    this._hasMore = page.has_more;
+    if (page.total !== null) {
+      this._total = page.total;
+    } else if (!page.has_more) {
+      this._total = block * BLOCK_SIZE + page.runs.length;
+    } else if (!this._counting) {
+      void this._count(generation);
+    }
+    this._changed.emit();
+  }
+
+  private async _count(generation: number): Promise<void> {
+    this._counting = true;
+    try {
+      const answer = await this._source.count(this.query(0, 1));
+      if (generation === this._generation) {
+        this._total = answer.total;
+        this._changed.emit();
+      }
+    } catch {
+      // the rows still show; the scroll range grows as blocks load
+    } finally {
+      this._counting = false;
+    }
+  }
+
+  private _changed = new Signal<this, void>(this);
+  private _blocks = new Map<number, IRunRow[]>();
+  private _fresh = new Set<number>();
+  private _expanded: IExpanded[] = [];
+  private _total: number | null = null;
+  private _known = 0;
+  private _hasMore = true;
+  private _counting = false;
+  private _generation = 0;
+  private _visible: [number, number] = [0, 40];
+  private _anchor = 0;
+}
