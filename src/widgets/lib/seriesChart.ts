@@ -18,9 +18,20 @@
  */
 import type { RenderProps } from '@anywidget/types';
 
+import {
+  AXIS_TITLES,
+  chartLayout,
+  chartTraces,
+  PALETTE,
+  PLOTLY_CONFIG,
+  relayoutRange,
+  traceId,
+  watchTheme,
+  type XAxis
+} from './chartSpec';
 import { loadPlotly, type IPlotly } from './plotly';
 import { decodeColumns, request, RequestError, type IEncodedColumns } from './request';
-import { ema, m4Compact, mergeRead, withZoom, type ISeries } from './series';
+import { m4Compact, mergeRead, withZoom, type ISeries } from './series';
 
 import './seriesChart.css';
 
@@ -38,8 +49,6 @@ export interface IChartModel {
   _snapshot: ISnapshot;
   _done: boolean;
 }
-
-type XAxis = 'step' | 'relative_time' | 'wall_time';
 
 interface ISnapshot {
   x_axis?: XAxis;
@@ -63,54 +72,8 @@ interface ITick {
   }[];
 }
 
-const PALETTE = [
-  '#1f77b4',
-  '#ff7f0e',
-  '#2ca02c',
-  '#d62728',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#7f7f7f',
-  '#bcbd22',
-  '#17becf'
-];
-const DASHES = ['solid', 'dash', 'dot', 'dashdot', 'longdash'];
-const AXIS_TITLES: Record<XAxis, string> = {
-  step: 'step',
-  relative_time: 'relative time (s)',
-  wall_time: 'wall time'
-};
 /** Wait this long for plotly.js before drawing the saved snapshot as SVG meanwhile. */
 const SVG_AFTER_MS = 400;
-
-const traceId = (runId: string, key: string): string => `${runId}\u0000${key}`;
-
-/** Colours of the current JupyterLab theme (CSS variables), with neutral fallbacks. */
-function themeColors(el: HTMLElement): { font: string; grid: string; zero: string } {
-  const style = getComputedStyle(el);
-  const v = (name: string): string => style.getPropertyValue(name).trim();
-  return {
-    font: v('--jp-ui-font-color1') || style.color || '#444',
-    grid: v('--jp-border-color2') || 'rgba(128,128,128,0.25)',
-    zero: v('--jp-border-color1') || 'rgba(128,128,128,0.5)'
-  };
-}
-
-/** x as drawn: seconds for relative time, ms since epoch (a plotly date axis) for wall time. */
-const xScale = (axis: XAxis): number => (axis === 'relative_time' ? 1 / 1000 : 1);
-
-/** A plotly range bound back in the store's x unit. */
-function fromAxis(value: unknown, axis: XAxis): number | null {
-  if (typeof value === 'number') {
-    return value / xScale(axis);
-  }
-  if (typeof value === 'string' && axis === 'wall_time') {
-    const ms = Date.parse(value.replace(' ', 'T') + 'Z');
-    return Number.isFinite(ms) ? ms : null;
-  }
-  return null;
-}
 
 /** The saved snapshot as a minimal SVG line chart (no kernel, no plotly.js). */
 export function snapshotSvg(snapshot: ISnapshot, width: number, height: number): SVGSVGElement {
@@ -254,87 +217,22 @@ export function renderChart({ model, el, signal }: RenderProps<IChartModel>): ()
   multiples.addEventListener('change', () => save('small_multiples', multiples.checked));
 
   // ------------------------------------------------------------------ drawing
-  const traceList = (): Record<string, unknown>[] => {
-    const xAxis = model.get('x_axis');
-    const k = xScale(xAxis);
-    const weight = model.get('smoothing');
-    const runIds = model.get('run_ids');
-    const perKey = model.get('small_multiples') && keys.length > 1;
-    const out: Record<string, unknown>[] = [];
-    keys.forEach((key, ki) => {
-      runIds.forEach((runId, ri) => {
-        const id = traceId(runId, key);
-        const full = base.get(id) ?? { x: [], y: [] };
-        const series = zoom?.series.has(id)
-          ? withZoom(full, zoom.series.get(id)!, zoom.lo, zoom.hi)
-          : full;
-        const color = PALETTE[(runIds.length > 1 ? ri : ki) % PALETTE.length];
-        const dash = runIds.length > 1 && !perKey ? DASHES[ki % DASHES.length] : 'solid';
-        const run = names[runId] ?? runId.slice(0, 8);
-        const name =
-          model.get('_legend') === 'run' ? run : runIds.length > 1 ? `${run} ${key}` : key;
-        const axes = perKey ? { xaxis: `x${ki ? ki + 1 : ''}`, yaxis: `y${ki ? ki + 1 : ''}` } : {};
-        const x = k === 1 ? series.x : series.x.map(v => v * k);
-        const mode = series.x.length < 3 ? 'lines+markers' : 'lines';
-        const common = { type: 'scatter', mode, x, legendgroup: id, ...axes };
-        if (weight > 0) {
-          out.push({
-            ...common,
-            y: series.y,
-            name,
-            showlegend: false,
-            hoverinfo: 'skip',
-            line: { color, dash, width: 1 },
-            opacity: 0.25
-          });
-          out.push({ ...common, y: ema(series.y, weight), name, line: { color, dash, width: 1.5 } });
-        } else {
-          out.push({ ...common, y: series.y, name, line: { color, dash, width: 1.5 } });
-        }
-      });
-    });
-    return out;
-  };
-
-  const layout = (): Record<string, unknown> => {
-    const theme = themeColors(el);
-    const xAxis = model.get('x_axis');
-    const perKey = model.get('small_multiples') && keys.length > 1;
-    const axisStyle = { gridcolor: theme.grid, zerolinecolor: theme.zero, linecolor: theme.grid };
-    const out: Record<string, unknown> = {
-      // same revision: plotly keeps the user's zoom across redraws of new points
-      uirevision: `${xAxis}/${perKey}/${keys.join(',')}`,
-      // traces grow in place: a new revision tells Plotly.react to look at the data again
-      datarevision: ++revision,
-      paper_bgcolor: 'rgba(0,0,0,0)',
-      plot_bgcolor: 'rgba(0,0,0,0)',
-      font: { color: theme.font, size: 11 },
-      margin: { l: 50, r: 10, t: model.get('_title') ? 28 : 10, b: 36 },
-      height: perKey ? Math.max(260, 200 * Math.ceil(keys.length / 2)) : 320,
-      showlegend: true,
-      legend: { orientation: 'h', y: -0.15 },
-      hovermode: 'x unified',
-      title: model.get('_title') ? { text: model.get('_title'), font: { size: 13 } } : undefined
-    };
-    const xStyle = {
-      ...axisStyle,
-      type: xAxis === 'wall_time' ? 'date' : 'linear'
-    };
-    const yStyle = { ...axisStyle, type: model.get('log_y') ? 'log' : 'linear' };
-    if (perKey) {
-      out.grid = { rows: Math.ceil(keys.length / 2), columns: 2, pattern: 'independent' };
-      keys.forEach((key, i) => {
-        const n = i ? String(i + 1) : '';
-        out[`xaxis${n}`] = { ...xStyle, matches: i ? 'x' : undefined };
-        out[`yaxis${n}`] = { ...yStyle, title: { text: key } };
-      });
-      (out.xaxis as Record<string, unknown>).title = { text: AXIS_TITLES[xAxis] };
-    } else {
-      out.xaxis = { ...xStyle, title: { text: AXIS_TITLES[xAxis] } };
-      out.yaxis = { ...yStyle, title: { text: keys.length === 1 ? keys[0] : '' } };
-    }
-    return out;
-  };
+  const spec = () => ({
+    runIds: model.get('run_ids'),
+    keys,
+    series: (runId: string, key: string): ISeries => {
+      const id = traceId(runId, key);
+      const full = base.get(id) ?? { x: [], y: [] };
+      return zoom?.series.has(id) ? withZoom(full, zoom.series.get(id)!, zoom.lo, zoom.hi) : full;
+    },
+    names,
+    xAxis: model.get('x_axis'),
+    smoothing: model.get('smoothing'),
+    logY: model.get('log_y'),
+    smallMultiples: model.get('small_multiples'),
+    legend: model.get('_legend'),
+    title: model.get('_title')
+  });
 
   const drawSvg = (): void => {
     if (plotly !== null) {
@@ -349,13 +247,10 @@ export function renderChart({ model, el, signal }: RenderProps<IChartModel>): ()
       drawSvg();
       return;
     }
-    const traces = traceList();
+    const current = spec();
+    const traces = chartTraces(current);
     setState('points', traces.reduce((n, t) => n + (t.x as number[]).length, 0));
-    await plotly.react(plot, traces, layout(), {
-      responsive: true,
-      displaylogo: false,
-      modeBarButtonsToRemove: ['select2d', 'lasso2d']
-    });
+    await plotly.react(plot, traces, chartLayout(current, el, ++revision), PLOTLY_CONFIG);
   };
 
   // ------------------------------------------------------------------- ticks
@@ -471,20 +366,16 @@ export function renderChart({ model, el, signal }: RenderProps<IChartModel>): ()
 
   const onZoom = (event: Record<string, unknown>): void => {
     const xAxis = model.get('x_axis');
-    if (Object.keys(event).some(k => /^xaxis\d*\.autorange$/.test(k))) {
+    const range = relayoutRange(event, xAxis);
+    if (range === 'reset') {
       zoom = null;
       void draw();
       return;
     }
-    const key = Object.keys(event).find(k => /^xaxis\d*\.range\[0\]$/.test(k));
-    if (key === undefined) {
+    if (range === null) {
       return;
     }
-    const lo = fromAxis(event[key], xAxis);
-    const hi = fromAxis(event[key.replace('[0]', '[1]')], xAxis);
-    if (lo === null || hi === null) {
-      return;
-    }
+    const [lo, hi] = range;
     request<ITick>(
       model,
       'series',
@@ -527,31 +418,7 @@ export function renderChart({ model, el, signal }: RenderProps<IChartModel>): ()
   for (const name of ['smoothing', 'log_y', 'small_multiples', '_snapshot'] as const) {
     model.on(`change:${name}`, redraw);
   }
-  // The theme attributes change before the new theme's stylesheet applies: redraw until
-  // the colours read back match the theme (checked for a few seconds after a change).
-  let themeChecks: ReturnType<typeof setInterval> | undefined;
-  const onTheme = (): void => {
-    clearInterval(themeChecks);
-    let drawn = '';
-    let left = 30;
-    const check = (): void => {
-      const font = themeColors(el).font;
-      if (font !== drawn) {
-        drawn = font;
-        void draw();
-      }
-      if (--left <= 0) {
-        clearInterval(themeChecks);
-      }
-    };
-    check();
-    themeChecks = setInterval(check, 100);
-  };
-  const theme = new MutationObserver(onTheme);
-  theme.observe(document.body, {
-    attributes: true,
-    attributeFilter: ['data-jp-theme-light', 'data-jp-theme-name']
-  });
+  const unwatchTheme = watchTheme(el, () => void draw());
 
   syncToolbar();
   const svgTimer = setTimeout(drawSvg, SVG_AFTER_MS);
@@ -585,8 +452,7 @@ export function renderChart({ model, el, signal }: RenderProps<IChartModel>): ()
     if (timer !== undefined) {
       clearInterval(timer);
     }
-    theme.disconnect();
-    clearInterval(themeChecks);
+    unwatchTheme();
     model.off('msg:custom', onPush);
     model.off('change:x_axis', onAxis);
     model.off('change:metric_keys', onKeys);
