@@ -2,9 +2,12 @@
 
 - ``direct``: a ``DuckDBStore`` on a file in ``tmp_path``;
 - ``remote``: a ``RemoteStore`` talking to the real tornado API on a unix socket, served
-  from a background thread, in front of a ``DuckDBStore`` like the direct one.
+  from a background thread, in front of a ``DuckDBStore`` like the direct one;
+- ``postgres``: a ``PostgresStore`` on a fresh database of a real PostgreSQL server
+  (``tests/pg_support.py``: one cluster per session, started with initdb; the tests fail,
+  not skip, when it cannot start).
 
-Every test in ``test_tracking_store.py`` runs against both with the same assertions.
+Every test taking ``store`` runs against all three with the same assertions.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pg_support import PostgresServer, postgres_server  # noqa: F401 - the session fixture
 
 from jupyter_mltrack.service.api import make_app
 from jupyter_mltrack.service.api_thread import ServerThread
@@ -22,7 +26,7 @@ from jupyter_mltrack.store.base import TrackingStore
 from jupyter_mltrack.store.duckdb.store import DuckDBStore
 from jupyter_mltrack.store.remote import RemoteStore
 
-BACKENDS = ("direct", "remote")
+BACKENDS = ("direct", "remote", "postgres")
 
 
 @pytest.fixture
@@ -61,9 +65,46 @@ def served(duckdb_store: DuckDBStore, socket_path: Path) -> Iterator[Served]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_contract_db(request: pytest.FixtureRequest) -> str:
+    """The URI of one migrated database for the contract suite (emptied before each test)."""
+    from jupyter_mltrack.store.postgres.store import PostgresStore
+
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    uri = server.create_database("contract")
+    PostgresStore(uri, pool_size=1).close()
+    return uri
+
+
+@pytest.fixture
+def pg_store(postgres_contract_db: str, tmp_path: Path) -> Iterator[TrackingStore]:
+    """A ``PostgresStore`` on the contract database, emptied first (TRUNCATE is ~100x
+    faster than a CREATE DATABASE per test)."""
+    import psycopg
+
+    from jupyter_mltrack.store.postgres.store import PostgresStore
+
+    with psycopg.connect(postgres_contract_db, autocommit=True) as conn:
+        tables = [
+            f"store.{name}"
+            for (name,) in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'store' "
+                "AND tablename <> 'schema_version'"
+            ).fetchall()
+        ]
+        conn.execute(f"TRUNCATE {', '.join(tables)}")
+        conn.execute("ALTER SEQUENCE store.experiment_ids RESTART")
+    store = PostgresStore(postgres_contract_db, str(tmp_path / "artifacts"), pool_size=2)
+    yield store
+    store.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest) -> TrackingStore:
-    """The store under test: ``direct`` or ``remote`` (see the module docstring)."""
+    """The store under test: ``direct``, ``remote`` or ``postgres`` (see the module docstring)."""
+    if request.param == "postgres":
+        pg: TrackingStore = request.getfixturevalue("pg_store")
+        return pg
     if request.param == "direct":
         direct: DuckDBStore = request.getfixturevalue("duckdb_store")
         return direct

@@ -14,7 +14,8 @@ Parse, then compile; user text only ever reaches the database as bound parameter
     )
 
 Modules: ``_lexer`` (tokens and the caret error format), ``_ast`` (frozen dataclasses),
-``_parser`` (grammar and type rules), ``_compiler`` (DuckDB SQL; its docstring records the
+``_parser`` (grammar and type rules), ``_compiler`` (SQL for DuckDB and PostgreSQL;
+``_dialect`` where they differ; its docstring records the
 NaN, missing-key and ordering semantics and the measured SQL shape), ``_paging`` (page
 tokens). The grammar for users is in docs/search.md. Every parse error is
 :class:`~jupyter_mltrack.errors.InvalidFilter` with ``details['position']`` (0-based).
@@ -38,13 +39,16 @@ from ._ast import (
     OrderKey,
 )
 from ._compiler import compile_filter, compile_order_by
+from ._dialect import DUCKDB, POSTGRES, SearchDialect
 from ._paging import decode_page_token, encode_page_token, search_fingerprint
 from ._parser import parse_filter, parse_order_by
 
 __all__ = [
     "ATTRIBUTES",
     "DATASET_FIELDS",
+    "DUCKDB",
     "NUMERIC_ATTRIBUTES",
+    "POSTGRES",
     "And",
     "Comparison",
     "Field",
@@ -55,6 +59,7 @@ __all__ = [
     "Not",
     "Or",
     "OrderKey",
+    "SearchDialect",
     "compile_filter",
     "compile_order_by",
     "decode_page_token",

@@ -1,4 +1,7 @@
-"""Compile a search AST to a DuckDB SQL fragment with ``?`` parameters.
+"""Compile a search AST to a SQL fragment with ``?`` parameters, for DuckDB or PostgreSQL.
+
+The two dialects differ only in what :class:`._dialect.SearchDialect` names (a JSON field
+of the dataset input tags, the LIKE escape); the rest of this text is theirs alike.
 
 The SQL text depends only on the shape of the tree: every key (metric, param, tag) and every
 literal becomes a bound parameter, and the only names written into the SQL are fixed table
@@ -42,6 +45,7 @@ from ._ast import (
     Or,
     OrderKey,
 )
+from ._dialect import DUCKDB, SearchDialect
 
 __all__ = ["compile_filter", "compile_order_by"]
 
@@ -59,12 +63,9 @@ _ATTRIBUTE_COLUMNS = {
 }
 _NULLABLE_COLUMNS = frozenset({"end_time_ms", "parent_run_id"})
 _KEY_TABLES = {"metric": "store.latest_metrics", "param": "store.params", "tag": "store.tags"}
-# TRY: a malformed tags document must not fail the whole search; it just has no context.
-_DATASET_COLUMNS = {
-    "name": "mt_d.name",
-    "digest": "mt_d.digest",
-    "context": """TRY(json_extract_string(mt_i.tags, '$."mlflow.data.context"'))""",
-}
+#: dataset fields: a column, or the JSON field of the input's tags (``SearchDialect.json_text``)
+_DATASET_COLUMNS = {"name": "mt_d.name", "digest": "mt_d.digest"}
+_DATASET_JSON_FIELDS = {"context": ("mt_i.tags", "mlflow.data.context")}
 _DATASET_FROM = (
     "SELECT mt_i.run_id FROM store.run_inputs mt_i "
     "JOIN store.datasets mt_d ON mt_d.dataset_id = mt_i.dataset_id"
@@ -85,9 +86,15 @@ def _check_alias(run_alias: str) -> str:
 class _Compiler:
     """Accumulates parameters while turning nodes into SQL text."""
 
-    def __init__(self, run_alias: str) -> None:
+    def __init__(self, run_alias: str, dialect: SearchDialect) -> None:
         self.r = _check_alias(run_alias)
+        self.dialect = dialect
         self.params: list[object] = []
+
+    def dataset_column(self, key: str) -> str:
+        if key in _DATASET_JSON_FIELDS:
+            return self.dialect.json_text(*_DATASET_JSON_FIELDS[key])
+        return _DATASET_COLUMNS[key]
 
     def node(self, node: Node) -> str:
         if isinstance(node, And | Or):
@@ -108,7 +115,7 @@ class _Compiler:
                 return f"COALESCE({condition}, FALSE)"
             return condition
         if field.entity == "dataset":
-            column = _DATASET_COLUMNS[field.key]
+            column = self.dataset_column(field.key)
             if isinstance(node, IsNull):
                 negation = "" if node.negated else "NOT "
                 return f"{self.r}.run_id {negation}IN ({_DATASET_FROM} WHERE {column} IS NOT NULL)"
@@ -130,7 +137,8 @@ class _Compiler:
         negation = "NOT " if node.negated else ""
         if isinstance(node, Like):
             self.params.append(node.pattern)
-            return f"{column} {negation}{'LIKE' if node.case_sensitive else 'ILIKE'} ?"
+            op = "LIKE" if node.case_sensitive else "ILIKE"
+            return f"{column} {negation}{op} ?{self.dialect.like_escape}"
         self.params.extend(node.values)
         return f"{column} {negation}IN ({', '.join('?' * len(node.values))})"
 
@@ -153,11 +161,14 @@ class _Compiler:
         return f"{expr} {'ASC' if key.ascending else 'DESC'} NULLS LAST"
 
 
-def compile_filter(node: Node | None, run_alias: str = "r") -> tuple[str, list[object]]:
+def compile_filter(
+    node: Node | None, run_alias: str = "r", dialect: SearchDialect = DUCKDB
+) -> tuple[str, list[object]]:
     """Compile a parsed filter to a boolean SQL fragment over ``store.runs`` aliased ``run_alias``.
 
     Returns ``(sql, params)``: ``sql`` is ``TRUE`` for ``None``; ``params`` fill its ``?``
-    placeholders in order. Raises ``ValueError`` for an alias that is not a plain identifier
+    placeholders in order; ``dialect`` (``DUCKDB`` or ``POSTGRES``, see ``._dialect``) the
+    database it is written for. Raises ``ValueError`` for an alias that is not a plain identifier
     or starts with ``mt_`` (reserved for the subqueries).
 
     Example::
@@ -166,13 +177,15 @@ def compile_filter(node: Node | None, run_alias: str = "r") -> tuple[str, list[o
         # ('r.run_id IN (SELECT mt_k.run_id FROM store.latest_metrics mt_k '
         #  'WHERE mt_k.key = ? AND mt_k.value > ?)', ['acc', 0.9])
     """
-    compiler = _Compiler(run_alias)
+    compiler = _Compiler(run_alias, dialect)
     if node is None:
         return "TRUE", []
     return compiler.node(node), compiler.params
 
 
-def compile_order_by(keys: Sequence[OrderKey], run_alias: str = "r") -> tuple[str, list[object]]:
+def compile_order_by(
+    keys: Sequence[OrderKey], run_alias: str = "r", dialect: SearchDialect = DUCKDB
+) -> tuple[str, list[object]]:
     """Compile order keys to an ORDER BY list (without the keyword) plus its parameters.
 
     The list always ends with ``r.start_time_ms DESC, r.run_id ASC`` so equal keys page in a
@@ -182,7 +195,7 @@ def compile_order_by(keys: Sequence[OrderKey], run_alias: str = "r") -> tuple[st
         order, op = compile_order_by(parse_order_by(["metrics.acc DESC"]))
         con.execute(f"SELECT r.run_id FROM store.runs r WHERE {where} ORDER BY {order}", wp + op)
     """
-    compiler = _Compiler(run_alias)
+    compiler = _Compiler(run_alias, dialect)
     parts = [compiler.order_key(key) for key in keys]
     parts += [f"{compiler.r}.start_time_ms DESC", f"{compiler.r}.run_id ASC"]
     return ", ".join(parts), compiler.params

@@ -1,0 +1,162 @@
+"""Numbered schema migrations of the PostgreSQL store.
+
+The numbering follows the DuckDB store's (:mod:`jupyter_mltrack.store.duckdb.migrations`):
+1 the tracking tables, 2 idempotent ingest and run liveness, 3 metric links; each
+database gets what its engine does best (PostgreSQL keeps the three link columns in
+``metrics``, where NULLs cost a bit in the row header). Tables live in schema ``store``,
+the documented read-only views of ``mt.sql`` in schema ``mltrack_views``.
+
+A database written by an older version is upgraded when a store opens it (or by
+``mltrack db upgrade URI``): under a transaction-scoped advisory lock, so several server
+processes starting at once migrate it exactly once, every migration above the stored
+version runs in order, all in one transaction. Never edit a released migration; append.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ...errors import InvalidState
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "VIEWS_SCHEMA", "current_version", "migrate"]
+
+#: ``pg_advisory_xact_lock`` key of schema changes ("mltrack" in ASCII).
+MIGRATION_LOCK = 0x6D6C747261636B
+VIEWS_SCHEMA = "mltrack_views"
+
+_V1 = [
+    "CREATE SCHEMA IF NOT EXISTS store",
+    "CREATE TABLE store.schema_version (version INTEGER NOT NULL, applied_ms BIGINT NOT NULL)",
+    "CREATE SEQUENCE store.experiment_ids START 1",
+    """CREATE TABLE store.experiments (
+        experiment_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        artifact_location TEXT NOT NULL,
+        lifecycle_stage TEXT NOT NULL,
+        creation_time_ms BIGINT NOT NULL,
+        last_update_time_ms BIGINT NOT NULL)""",
+    """CREATE TABLE store.experiment_tags (
+        experiment_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+        PRIMARY KEY (experiment_id, key))""",
+    """CREATE TABLE store.runs (
+        run_id TEXT PRIMARY KEY,
+        experiment_id TEXT NOT NULL,
+        run_name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        start_time_ms BIGINT NOT NULL,
+        end_time_ms BIGINT,
+        user_id TEXT NOT NULL,
+        lifecycle_stage TEXT NOT NULL,
+        artifact_uri TEXT NOT NULL,
+        parent_run_id TEXT,
+        deleted_time_ms BIGINT)""",
+    "CREATE INDEX runs_by_experiment ON store.runs (experiment_id, start_time_ms DESC)",
+    """CREATE TABLE store.params (
+        run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (run_id, key))""",
+    "CREATE INDEX params_by_key ON store.params (key, value)",
+    """CREATE TABLE store.tags (
+        run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (run_id, key))""",
+    "CREATE INDEX tags_by_key ON store.tags (key, value)",
+    """CREATE TABLE store.metrics (
+        run_id TEXT NOT NULL, key TEXT NOT NULL, value DOUBLE PRECISION NOT NULL,
+        timestamp_ms BIGINT NOT NULL, step BIGINT NOT NULL)""",
+    "CREATE INDEX metrics_by_run_key ON store.metrics (run_id, key, step)",
+    """CREATE TABLE store.latest_metrics (
+        run_id TEXT NOT NULL, key TEXT NOT NULL, value DOUBLE PRECISION NOT NULL,
+        timestamp_ms BIGINT NOT NULL, step BIGINT NOT NULL,
+        PRIMARY KEY (run_id, key))""",
+    "CREATE INDEX latest_metrics_by_key ON store.latest_metrics (key, value)",
+    """CREATE TABLE store.datasets (
+        dataset_id TEXT PRIMARY KEY,
+        experiment_id TEXT NOT NULL,
+        name TEXT NOT NULL, digest TEXT NOT NULL,
+        source_type TEXT NOT NULL, source TEXT NOT NULL,
+        schema TEXT, profile TEXT)""",
+    """CREATE TABLE store.run_inputs (
+        run_id TEXT NOT NULL, dataset_id TEXT NOT NULL, tags TEXT NOT NULL,
+        PRIMARY KEY (run_id, dataset_id))""",
+]
+
+#: Idempotent batch ingest (the sequence numbers of every client, for every server
+#: process) and run liveness.
+_V2 = [
+    """CREATE TABLE store.ingested_batches (
+        client_id TEXT NOT NULL, seq BIGINT NOT NULL,
+        n_rows BIGINT NOT NULL, committed_ms BIGINT NOT NULL,
+        PRIMARY KEY (client_id, seq))""",
+    """CREATE TABLE store.run_heartbeats (
+        run_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, pid BIGINT,
+        last_seen_ms BIGINT NOT NULL)""",
+]
+
+#: MLflow 3's metric links (``Metric.dataset_name``/``dataset_digest``/``model_id``).
+_V3 = [
+    "ALTER TABLE store.metrics ADD COLUMN dataset_name TEXT",
+    "ALTER TABLE store.metrics ADD COLUMN dataset_digest TEXT",
+    "ALTER TABLE store.metrics ADD COLUMN model_id TEXT",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+#: The documented views of ``mt.sql`` (docs/sql.md), the same columns as DuckDB's.
+VIEWS = {
+    "experiments": "SELECT * FROM store.experiments",
+    "experiment_tags": "SELECT * FROM store.experiment_tags",
+    "runs": (
+        "SELECT run_id, experiment_id, run_name, status, start_time_ms, end_time_ms, "
+        "user_id, lifecycle_stage, artifact_uri, parent_run_id FROM store.runs"
+    ),
+    "params": "SELECT * FROM store.params",
+    "tags": "SELECT * FROM store.tags",
+    "metrics": (
+        "SELECT run_id, key, value, timestamp_ms, step, dataset_name, dataset_digest, "
+        "model_id FROM store.metrics"
+    ),
+    "latest_metrics": "SELECT * FROM store.latest_metrics",
+    "datasets": "SELECT * FROM store.datasets",
+    "run_inputs": "SELECT * FROM store.run_inputs",
+}
+
+
+def current_version(con: Any) -> int:
+    """The schema version of the database (0: none of our tables)."""
+    exists = con.fetchall("SELECT to_regclass('store.schema_version') IS NOT NULL")[0][0]
+    if not exists:
+        return 0
+    row = con.fetchall("SELECT max(version) FROM store.schema_version")[0]
+    return int(row[0] or 0)
+
+
+def migrate(con: Any, *, upto: int = SCHEMA_VERSION) -> int:
+    """Bring the schema to ``upto`` (default the latest) inside the caller's transaction.
+
+    Returns the version found before. Takes the migration advisory lock first, so a second
+    process waits and then finds nothing to do.
+    """
+    con.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK])
+    found = current_version(con)
+    if found > SCHEMA_VERSION:
+        raise InvalidState(
+            f"This database has schema version {found}, newer than this jupyter-mltrack "
+            f"understands ({SCHEMA_VERSION}); upgrade jupyter-mltrack to open it."
+        )
+    for number in range(found + 1, upto + 1):
+        for stmt in MIGRATIONS[number - 1]:
+            con.execute(stmt, None)
+        con.execute(
+            "INSERT INTO store.schema_version VALUES (?, ?)", [number, int(time.time() * 1000)]
+        )
+    if upto == SCHEMA_VERSION and (found < upto or not _views_exist(con)):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {VIEWS_SCHEMA}", None)
+        for name, body in VIEWS.items():
+            con.execute(f"DROP VIEW IF EXISTS {VIEWS_SCHEMA}.{name}", None)
+            con.execute(f"CREATE VIEW {VIEWS_SCHEMA}.{name} AS {body}", None)
+    return found
+
+
+def _views_exist(con: Any) -> bool:
+    return bool(con.fetchall(f"SELECT to_regclass('{VIEWS_SCHEMA}.run_inputs') IS NOT NULL")[0][0])
