@@ -1,8 +1,9 @@
 """Artifact repositories, chosen by the scheme of a run's artifact URI.
 
-``file://`` URIs and plain paths map to :class:`LocalArtifactRepository`;
-proxied (``mlflow-artifacts://``, ``http(s)://``) and ``s3://`` repositories
-are added with :func:`register_artifact_repository` when they land.
+``file://`` URIs and plain paths map to :class:`LocalArtifactRepository`,
+``s3://bucket/prefix`` to :class:`~jupyter_mltrack.artifacts.s3.S3ArtifactRepository`
+(boto3, imported on first use; docs/artifacts-s3.md); other schemes are added with
+:func:`register_artifact_repository`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from urllib.parse import urlsplit
 from ..errors import InvalidParameter
 from .base import ArtifactRepository, join_artifact_path, validate_artifact_path
 from .local import LocalArtifactRepository
+from .proxy import ProxiedArtifactRepository
+from .s3 import S3ArtifactRepository
 
 __all__ = [
     "ArtifactRepository",
     "LocalArtifactRepository",
+    "ProxiedArtifactRepository",
+    "S3ArtifactRepository",
     "get_artifact_repository",
     "join_artifact_path",
     "register_artifact_repository",
@@ -30,6 +35,9 @@ RepositoryFactory = Callable[[str], ArtifactRepository]
 _REPOSITORIES: dict[str, RepositoryFactory] = {
     "": LocalArtifactRepository,
     "file": LocalArtifactRepository,
+    "mlflow-artifacts": ProxiedArtifactRepository,  # a server's proxy (artifacts/proxy.py)
+    "mlflow-artifacts+https": ProxiedArtifactRepository,
+    "s3": S3ArtifactRepository,
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import textwrap
 from dataclasses import replace
-from pathlib import Path
 
 from ..settings import (
     ENV_SERVER_ARTIFACTS_DESTINATION,
@@ -61,10 +60,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument(
         "--artifacts-destination",
-        metavar="DIR",
-        type=Path,
-        help="directory the server keeps artifacts in and proxies to clients (default: "
-        f"'artifacts' beside the store file; ${ENV_SERVER_ARTIFACTS_DESTINATION})",
+        metavar="DIR|s3://BUCKET/PREFIX",
+        help="where the server keeps artifacts and proxies them to clients: a directory, "
+        "or s3://bucket/prefix (credentials from the AWS_* variables; clients never need "
+        f"them) (default: 'artifacts' beside the store file; ${ENV_SERVER_ARTIFACTS_DESTINATION})",
+    )
+    p.add_argument(
+        "--s3-endpoint-url",
+        metavar="URL",
+        help="S3 endpoint of an s3:// artifacts destination, e.g. http://127.0.0.1:8333 for "
+        "SeaweedFS or MinIO (default: AWS, or $MLTRACK_S3_ENDPOINT_URL)",
     )
     p.add_argument(
         "--workers",
@@ -103,6 +108,7 @@ def server_cmd(ctx: Context) -> int:
         "artifacts_destination": args.artifacts_destination,
         "workers": args.workers,
         "expose_metrics": args.expose_metrics,
+        "s3_endpoint_url": args.s3_endpoint_url,
     }
     options = replace(options, **{k: v for k, v in given.items() if v is not None})
     return main_loop(options.validated())

@@ -37,7 +37,8 @@ class Backend(Protocol):
     """What the server's HTTP layer uses of the store side (see the module docstring)."""
 
     uri: str
-    artifacts_destination: Path
+    #: A directory, or an ``s3://bucket/prefix`` URI (str).
+    artifacts_destination: Path | str
     executor: Executor
     ingest: Ingest
     ingest_many: IngestMany
@@ -53,7 +54,7 @@ class Backend(Protocol):
 class DuckDBBackend:
     """A DuckDB store owned by this process (create it with :func:`open_backend`)."""
 
-    def __init__(self, uri: str, owner: StoreOwner, artifacts_destination: Path) -> None:
+    def __init__(self, uri: str, owner: StoreOwner, artifacts_destination: Path | str) -> None:
         self.uri = uri
         self.owner = owner
         self.artifacts_destination = artifacts_destination
@@ -82,7 +83,7 @@ class DuckDBBackend:
 
 def open_backend(
     uri: str,
-    artifacts_destination: Path,
+    artifacts_destination: Path | str,
     *,
     settings: OwnerSettings | None = None,
 ) -> DuckDBBackend:
@@ -94,7 +95,8 @@ def open_backend(
     """
     path = Path(uri[len("duckdb://") :])
     settings = settings or OwnerSettings.from_env(idle=False)
-    artifacts_destination.mkdir(parents=True, exist_ok=True)
+    if isinstance(artifacts_destination, Path):
+        artifacts_destination.mkdir(parents=True, exist_ok=True)
     owner = start_store_owner(
         path, kind="server", settings=settings, artifact_root=str(artifacts_destination)
     )

@@ -44,7 +44,10 @@ class ServerOptions:
         host: interface to bind; ``127.0.0.1`` by default (only this machine).
         port: TCP port; 0 picks a free one (the server prints and logs it).
         backend_store_uri: ``duckdb:///path/store.duckdb`` (normalized, absolute).
-        artifacts_destination: the directory the server stores artifacts in and proxies.
+        artifacts_destination: the directory the server stores artifacts in and proxies,
+            or an ``s3://bucket/prefix`` URI (docs/artifacts-s3.md).
+        s3_endpoint_url: the S3 endpoint of an ``s3://`` destination (SeaweedFS, MinIO,
+            ...); ``None`` for AWS or ``MLTRACK_S3_ENDPOINT_URL`` from the environment.
         workers: server processes; a DuckDB store is owned by exactly one process, so 1.
         expose_metrics: serve Prometheus metrics at ``/metrics``.
     """
@@ -52,9 +55,10 @@ class ServerOptions:
     host: str = DEFAULT_SERVER_HOST
     port: int = DEFAULT_SERVER_PORT
     backend_store_uri: str = ""
-    artifacts_destination: Path | None = None
+    artifacts_destination: Path | str | None = None
     workers: int = 1
     expose_metrics: bool = False
+    s3_endpoint_url: str | None = None
 
     @classmethod
     def from_env(cls) -> ServerOptions:
@@ -64,7 +68,7 @@ class ServerOptions:
             host=env_text(ENV_SERVER_HOST) or DEFAULT_SERVER_HOST,
             port=env_int(ENV_SERVER_PORT, DEFAULT_SERVER_PORT, maximum=65535),
             backend_store_uri=env_text(ENV_SERVER_BACKEND_STORE_URI) or "",
-            artifacts_destination=Path(artifacts) if artifacts else None,
+            artifacts_destination=artifacts or None,
             workers=env_int(ENV_SERVER_WORKERS, 1, minimum=1),
             expose_metrics=env_bool(ENV_SERVER_EXPOSE_METRICS, False),
         )
@@ -115,6 +119,20 @@ class ServerOptions:
             )
         store = resolve_duckdb_path(uri)
         artifacts = self.artifacts_destination
+        if isinstance(artifacts, str) and artifacts.lower().startswith("s3://"):
+            from ..artifacts.s3 import S3ArtifactRepository
+
+            uri_root = S3ArtifactRepository(artifacts).artifact_uri  # checks the URI
+            return replace(self, backend_store_uri=uri, artifacts_destination=uri_root)
+        if isinstance(artifacts, str) and "://" in artifacts and not artifacts.startswith("file:"):
+            raise InvalidParameter(
+                f"--artifacts-destination {artifacts!r}: mltrack server keeps artifacts in a "
+                "directory or in S3 (s3://bucket/prefix); other schemes are not served."
+            )
+        if isinstance(artifacts, str):
+            from ..artifacts.local import local_path_from_uri
+
+            artifacts = local_path_from_uri(artifacts)
         artifacts = (
             Path(os.path.abspath(os.path.expanduser(artifacts)))
             if artifacts is not None

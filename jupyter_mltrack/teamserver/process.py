@@ -74,6 +74,10 @@ async def serve(options: ServerOptions, *, stop: asyncio.Event | None = None) ->
     options = options.validated()
     artifacts = options.artifacts_destination
     assert artifacts is not None  # validated() fills it
+    if options.s3_endpoint_url:
+        from ..artifacts.s3 import ENV_S3_ENDPOINT_URL
+
+        os.environ[ENV_S3_ENDPOINT_URL] = options.s3_endpoint_url  # read by s3_client()
     sockets = _bind(options)  # before owning the store: a taken port changes nothing
     options = replace(options, port=sockets[0].getsockname()[1])
     try:

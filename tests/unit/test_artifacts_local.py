@@ -1,21 +1,31 @@
-"""LocalArtifactRepository and get_artifact_repository against real directories."""
+"""The artifact-repository contract over local directories and a real S3 server (SeaweedFS),
+plus what only a local directory has (file modes, temp files, symbolic links).
+
+Tests taking ``any_repo`` run once per backend: ``local`` (a temp directory) and ``s3``
+(a fresh bucket on the session's SeaweedFS, tests/s3_support.py; it fails in CI when
+SeaweedFS cannot start)."""
 
 from __future__ import annotations
 
 import os
 import stat
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from s3_support import S3Server
+from s3_support import s3_server_fixture as s3_server  # noqa: F401  (fixture)
 
 from jupyter_mltrack import artifacts
 from jupyter_mltrack.artifacts import (
     ArtifactRepository,
     LocalArtifactRepository,
+    S3ArtifactRepository,
     get_artifact_repository,
     register_artifact_repository,
 )
+from jupyter_mltrack.artifacts.s3 import PART_BYTES
 from jupyter_mltrack.entities import FileInfo
 from jupyter_mltrack.errors import ArtifactNotFound, InvalidParameter
 
@@ -23,6 +33,26 @@ from jupyter_mltrack.errors import ArtifactNotFound, InvalidParameter
 @pytest.fixture
 def repo(tmp_path: Path) -> LocalArtifactRepository:
     return LocalArtifactRepository(tmp_path / "artifacts")
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_repo(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> ArtifactRepository:
+    """A repository of each kind, through the scheme registry as the server builds it."""
+    if request.param == "local":
+        return get_artifact_repository(str(tmp_path / "artifacts"))
+    server: S3Server = request.getfixturevalue("s3_server")
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    repo = get_artifact_repository(server.new_prefix() + "/team/1/run/artifacts")
+    assert isinstance(repo, S3ArtifactRepository)
+    return repo
+
+
+def _stored(repo: ArtifactRepository, tmp_path: Path) -> dict[str, bytes]:
+    """Every stored file and its bytes, read back through the repository."""
+    return _tree(Path(repo.download_artifacts(None, tmp_path / f"read-{uuid.uuid4().hex}")))
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -105,28 +135,28 @@ def test_registered_scheme_is_used(tmp_path: Path) -> None:
 # round trips
 
 
-def test_write_list_download_round_trip(repo: LocalArtifactRepository, tmp_path: Path) -> None:
+def test_write_list_download_round_trip(any_repo: ArtifactRepository, tmp_path: Path) -> None:
     payload = bytes(range(256)) * 10
-    repo.write_bytes("nested/dir/data.bin", payload)
-    repo.write_bytes("top.txt", b"top")
+    any_repo.write_bytes("nested/dir/data.bin", payload)
+    any_repo.write_bytes("top.txt", b"top")
 
-    assert repo.list_artifacts() == [
+    assert any_repo.list_artifacts() == [
         FileInfo("nested", True, None),
         FileInfo("top.txt", False, 3),
     ]
-    assert repo.list_artifacts("nested/") == [FileInfo("nested/dir", True, None)]
-    assert repo.list_artifacts("nested/dir") == [
+    assert any_repo.list_artifacts("nested/") == [FileInfo("nested/dir", True, None)]
+    assert any_repo.list_artifacts("nested/dir") == [
         FileInfo("nested/dir/data.bin", False, len(payload))
     ]
 
-    local = repo.download_artifacts("nested/dir/data.bin", tmp_path / "out")
+    local = any_repo.download_artifacts("nested/dir/data.bin", tmp_path / "out")
     assert local == str(tmp_path / "out" / "nested" / "dir" / "data.bin")
     assert Path(local).read_bytes() == payload
 
 
-def test_download_without_destination_uses_a_new_temp_dir(repo: LocalArtifactRepository) -> None:
-    repo.write_bytes("a.txt", b"a")
-    first, second = repo.download_artifacts("a.txt"), repo.download_artifacts("a.txt")
+def test_download_without_destination_uses_a_new_temp_dir(any_repo: ArtifactRepository) -> None:
+    any_repo.write_bytes("a.txt", b"a")
+    first, second = any_repo.download_artifacts("a.txt"), any_repo.download_artifacts("a.txt")
     assert first != second
     assert Path(first).read_bytes() == Path(second).read_bytes() == b"a"
 
@@ -161,28 +191,28 @@ def test_list_hides_in_flight_temp_files(repo: LocalArtifactRepository) -> None:
     assert [f.path for f in repo.list_artifacts()] == ["a.txt"]
 
 
-def test_log_artifact_copies_one_file(repo: LocalArtifactRepository, tmp_path: Path) -> None:
+def test_log_artifact_copies_one_file(any_repo: ArtifactRepository, tmp_path: Path) -> None:
     source = tmp_path / "model.pkl"
     source.write_bytes(b"\x80\x04model")
-    repo.log_artifact(source)
-    repo.log_artifact(str(source), "models/v1")
-    assert _tree(repo.root) == {
+    any_repo.log_artifact(source)
+    any_repo.log_artifact(str(source), "models/v1")
+    assert _stored(any_repo, tmp_path) == {
         "model.pkl": b"\x80\x04model",
         "models/v1/model.pkl": b"\x80\x04model",
     }
 
 
 def test_log_artifact_rejects_missing_files_and_directories(
-    repo: LocalArtifactRepository, tmp_path: Path
+    any_repo: ArtifactRepository, tmp_path: Path
 ) -> None:
     with pytest.raises(InvalidParameter, match="not an existing file; check the path"):
-        repo.log_artifact(tmp_path / "missing.txt")
+        any_repo.log_artifact(tmp_path / "missing.txt")
     with pytest.raises(InvalidParameter, match="use log_artifacts for a directory"):
-        repo.log_artifact(tmp_path)
+        any_repo.log_artifact(tmp_path)
 
 
 def test_log_artifacts_copies_a_tree_and_downloads_it_back(
-    repo: LocalArtifactRepository, tmp_path: Path
+    any_repo: ArtifactRepository, tmp_path: Path
 ) -> None:
     source = tmp_path / "src"
     (source / "sub" / "deeper").mkdir(parents=True)
@@ -190,56 +220,56 @@ def test_log_artifacts_copies_a_tree_and_downloads_it_back(
     (source / "sub" / "b.txt").write_bytes(b"b")
     (source / "sub" / "deeper" / "c.bin").write_bytes(b"\x00c")
 
-    repo.log_artifacts(source, "bundle")
+    any_repo.log_artifacts(source, "bundle")
 
-    assert repo.list_artifacts("bundle") == [
+    assert any_repo.list_artifacts("bundle") == [
         FileInfo("bundle/a.txt", False, 1),
         FileInfo("bundle/sub", True, None),
     ]
-    local = repo.download_artifacts("bundle", tmp_path / "dl")
+    local = any_repo.download_artifacts("bundle", tmp_path / "dl")
     assert local == str(tmp_path / "dl" / "bundle")
     assert _tree(Path(local)) == _tree(source)
 
 
 def test_log_artifacts_at_root_and_download_everything(
-    repo: LocalArtifactRepository, tmp_path: Path
+    any_repo: ArtifactRepository, tmp_path: Path
 ) -> None:
     source = tmp_path / "src"
     (source / "sub").mkdir(parents=True)
     (source / "sub" / "b.txt").write_bytes(b"b")
-    repo.log_artifacts(source)
-    local = repo.download_artifacts(None, tmp_path / "all")
+    any_repo.log_artifacts(source)
+    local = any_repo.download_artifacts(None, tmp_path / "all")
     assert local == str(tmp_path / "all")
     assert _tree(Path(local)) == {"sub/b.txt": b"b"}
 
 
-def test_log_artifacts_rejects_a_file(repo: LocalArtifactRepository, tmp_path: Path) -> None:
+def test_log_artifacts_rejects_a_file(any_repo: ArtifactRepository, tmp_path: Path) -> None:
     (tmp_path / "f.txt").write_bytes(b"x")
     with pytest.raises(InvalidParameter, match="use log_artifact for a single file"):
-        repo.log_artifacts(tmp_path / "f.txt")
+        any_repo.log_artifacts(tmp_path / "f.txt")
 
 
-def test_list_of_a_missing_path_or_a_file_is_empty(repo: LocalArtifactRepository) -> None:
-    assert repo.list_artifacts() == []
-    repo.write_bytes("a.txt", b"x")
-    assert repo.list_artifacts("a.txt") == []
-    assert repo.list_artifacts("nope") == []
+def test_list_of_a_missing_path_or_a_file_is_empty(any_repo: ArtifactRepository) -> None:
+    assert any_repo.list_artifacts() == []
+    any_repo.write_bytes("a.txt", b"x")
+    assert any_repo.list_artifacts("a.txt") == []
+    assert any_repo.list_artifacts("nope") == []
 
 
-def test_download_of_a_missing_path_raises_not_found(repo: LocalArtifactRepository) -> None:
+def test_download_of_a_missing_path_raises_not_found(any_repo: ArtifactRepository) -> None:
     with pytest.raises(ArtifactNotFound, match=r"No artifact at 'nope'.*list_artifacts"):
-        repo.download_artifacts("nope")
+        any_repo.download_artifacts("nope")
 
 
-def test_delete_file_directory_and_everything(repo: LocalArtifactRepository) -> None:
+def test_delete_file_directory_and_everything(any_repo: ArtifactRepository) -> None:
     for name in ["a.txt", "d/b.txt", "d/e/c.txt", "keep.txt"]:
-        repo.write_bytes(name, b"x")
-    repo.delete_artifacts("a.txt")
-    repo.delete_artifacts("d")
-    assert [f.path for f in repo.list_artifacts()] == ["keep.txt"]
-    repo.delete_artifacts("missing/path")  # a no-op, so clean-up can be retried
-    repo.delete_artifacts()
-    assert repo.list_artifacts() == []
+        any_repo.write_bytes(name, b"x")
+    any_repo.delete_artifacts("a.txt")
+    any_repo.delete_artifacts("d")
+    assert [f.path for f in any_repo.list_artifacts()] == ["keep.txt"]
+    any_repo.delete_artifacts("missing/path")  # a no-op, so clean-up can be retried
+    any_repo.delete_artifacts()
+    assert any_repo.list_artifacts() == []
 
 
 def test_writing_over_a_directory_or_under_a_file_is_rejected(
@@ -252,30 +282,85 @@ def test_writing_over_a_directory_or_under_a_file_is_rejected(
         repo.write_bytes("d/x.txt/y.txt", b"y")
 
 
+def test_streamed_write_and_read_back(any_repo: ArtifactRepository) -> None:
+    # Over PART_BYTES: an S3 multipart upload of three parts (the last one short).
+    chunk = bytes(range(256)) * 4096  # 1 MiB
+    writer = any_repo.open_writer("big/blob.bin")
+    total = 2 * PART_BYTES + 12345
+    sent = 0
+    while sent < total:
+        piece = chunk[: min(len(chunk), total - sent)]
+        writer.write(piece)
+        sent += len(piece)
+    assert any_repo.list_artifacts("big") == []  # nothing visible before commit
+    writer.commit()
+    writer.abort()  # a no-op after commit
+    assert any_repo.list_artifacts("big") == [FileInfo("big/blob.bin", False, total)]
+    reader = any_repo.open_reader("big/blob.bin")
+    try:
+        got = 0
+        while block := reader.read(1 << 20):
+            assert block == chunk[: len(block)]
+            got += len(block)
+    finally:
+        reader.close()
+    assert got == total
+
+
+def test_aborted_write_leaves_nothing(any_repo: ArtifactRepository) -> None:
+    any_repo.write_bytes("keep.txt", b"old")
+    writer = any_repo.open_writer("keep.txt")
+    writer.write(b"x" * (PART_BYTES + 1))
+    writer.abort()
+    reader = any_repo.open_reader("keep.txt")
+    try:
+        assert reader.read() == b"old"
+    finally:
+        reader.close()
+    assert [f.path for f in any_repo.list_artifacts()] == ["keep.txt"]
+
+
+def test_reading_a_missing_file_raises_not_found(any_repo: ArtifactRepository) -> None:
+    any_repo.write_bytes("d/x.txt", b"x")
+    with pytest.raises(ArtifactNotFound, match=r"No artifact file at 'nope\.txt'"):
+        any_repo.open_reader("nope.txt")
+    with pytest.raises(ArtifactNotFound, match="it is a directory"):
+        any_repo.open_reader("d")
+
+
+def test_s3_uri_must_name_a_bucket() -> None:
+    with pytest.raises(InvalidParameter, match="s3://bucket/prefix"):
+        S3ArtifactRepository("s3:///no-bucket")
+    with pytest.raises(InvalidParameter, match=r"'\.\.' segment"):
+        S3ArtifactRepository("s3://bucket/a/../b")
+
+
 # path traversal
 
 
-_OPERATIONS: dict[str, Callable[[LocalArtifactRepository, str, Path], object]] = {
+_OPERATIONS: dict[str, Callable[[ArtifactRepository, str, Path], object]] = {
     "write_bytes": lambda r, p, _t: r.write_bytes(p, b"x"),
     "log_artifact": lambda r, p, t: r.log_artifact(t / "in.txt", p),
     "log_artifacts": lambda r, p, t: r.log_artifacts(t / "indir", p),
     "list_artifacts": lambda r, p, _t: r.list_artifacts(p),
     "download_artifacts": lambda r, p, t: r.download_artifacts(p, t / "dl"),
     "delete_artifacts": lambda r, p, _t: r.delete_artifacts(p),
+    "open_reader": lambda r, p, _t: r.open_reader(p),
+    "open_writer": lambda r, p, _t: r.open_writer(p),
 }
 
 
 @pytest.mark.parametrize("operation", sorted(_OPERATIONS))
 @pytest.mark.parametrize("path", ["../x", "/etc/passwd", "a/../../b", "C:\\x", "a\0b"])
 def test_traversal_is_rejected_by_every_operation(
-    repo: LocalArtifactRepository, tmp_path: Path, operation: str, path: str
+    any_repo: ArtifactRepository, tmp_path: Path, operation: str, path: str
 ) -> None:
     (tmp_path / "in.txt").write_bytes(b"x")
     (tmp_path / "indir").mkdir()
     (tmp_path / "indir" / "f.txt").write_bytes(b"x")
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     with pytest.raises(InvalidParameter, match="Artifact path"):
-        _OPERATIONS[operation](repo, path, tmp_path)
+        _OPERATIONS[operation](any_repo, path, tmp_path)
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 

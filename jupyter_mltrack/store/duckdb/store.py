@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 
@@ -33,7 +33,28 @@ from .dialect import in_list
 from .migrations import migrate
 from .writes import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
 
-__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "DuckDBStore"]
+__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "DuckDBStore", "UriRoot"]
+
+
+class UriRoot:
+    """An artifact root that is a URI (``s3://bucket/prefix``), used where the writes
+    expect a local root ``Path``: ``root / "12"`` and ``.as_uri()`` give
+    ``s3://bucket/prefix/12``, so new experiments keep their artifacts under it."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri.rstrip("/")
+
+    def __truediv__(self, name: str) -> UriRoot:
+        return UriRoot(f"{self.uri}/{name}")
+
+    def as_uri(self) -> str:
+        return self.uri
+
+    def __str__(self) -> str:
+        return self.uri
+
+    def __repr__(self) -> str:
+        return f"UriRoot({self.uri!r})"
 
 
 class DuckDBStore:
@@ -48,8 +69,12 @@ class DuckDBStore:
     ) -> None:
         self.uri = uri
         self.path = resolve_duckdb_path(uri)
-        self.artifact_root = (
-            Path(artifact_root) if artifact_root else self.path.parent / "artifacts"
+        self.artifact_root: Path = (
+            cast(Path, UriRoot(artifact_root))
+            if artifact_root and "://" in artifact_root and not artifact_root.startswith("file:")
+            else Path(artifact_root)
+            if artifact_root
+            else self.path.parent / "artifacts"
         )
         self.db = Database(self.path, readers=readers)
         try:
