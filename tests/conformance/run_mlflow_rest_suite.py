@@ -62,7 +62,7 @@ WHITE_BOX = re.compile(
 
 CONFTEST = '''
 """Written by jupyter-mltrack's runner: MLflow's server launchers start mltrack server."""
-import contextlib, os, re, signal, subprocess, sys, tempfile, time, urllib.request
+import contextlib, os, queue, re, shutil, signal, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 
 import pytest
@@ -70,44 +70,127 @@ import pytest
 _LISTENING = re.compile(r"mltrack server listening on (http://\\S+) \\(pid (\\d+)\\)")
 
 
-@contextlib.contextmanager
-def mltrack_server(port, artifacts=None):
-    with tempfile.TemporaryDirectory(prefix="mltrack-conf-") as tmp:
-        artifacts = artifacts or os.path.join(tmp, "artifacts")
-        if str(artifacts).startswith("file://"):
-            artifacts = artifacts[len("file://"):]
-        cmd = [sys.executable, "-m", "jupyter_mltrack.cli", "server", "--host", "127.0.0.1",
-               "--port", str(port), "--backend-store-uri", "duckdb://" + tmp + "/store.duckdb",
-               "--artifacts-destination", str(artifacts)]
-        log = open(os.path.join(tmp, "server.log"), "wb")
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
-        deadline = time.monotonic() + 60
-        line = b""
-        while time.monotonic() < deadline and b"listening" not in line:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                raise RuntimeError(Path(tmp, "server.log").read_text()[-2000:])
-        try:
-            yield proc, f"http://127.0.0.1:{port}"
-        finally:
-            os.kill(proc.pid, signal.SIGTERM)
+def _start(port, artifacts=None):
+    """Start one mltrack server on a fresh store; returns (proc, url, tmpdir, log)."""
+    tmp = tempfile.mkdtemp(prefix="mltrack-conf-")
+    artifacts = artifacts or os.path.join(tmp, "artifacts")
+    if str(artifacts).startswith("file://"):
+        artifacts = artifacts[len("file://"):]
+    cmd = [sys.executable, "-m", "jupyter_mltrack.cli", "server", "--host", "127.0.0.1",
+           "--port", str(port), "--backend-store-uri", "duckdb://" + tmp + "/store.duckdb",
+           "--artifacts-destination", str(artifacts)]
+    log = open(os.path.join(tmp, "server.log"), "wb")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
+    return proc, tmp, log
+
+
+def _await_listening(proc, tmp):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        match = _LISTENING.search(line.decode(errors="replace"))
+        if match:
+            return match.group(1)
+        if not line and proc.poll() is not None:
+            break
+    raise RuntimeError(Path(tmp, "server.log").read_text()[-2000:])
+
+
+def _stop(proc, tmp, log):
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    log.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _Pool:
+    """Servers started ahead (each on a fresh store) so a test does not wait for one.
+
+    A test takes a ready server and a replacement starts at once; a used server is
+    stopped in the background. ``MLTRACK_CONF_POOL`` servers are kept starting (default 2).
+    """
+
+    def __init__(self, size):
+        self.size = size
+        self.ready = queue.Queue()
+        self.lock = threading.Lock()
+        self.stopping = []
+        self.started = False
+
+    def _spawn(self):
+        proc, tmp, log = _start(0)
+        item = {"proc": proc, "tmp": tmp, "log": log, "url": None, "error": None}
+
+        def wait():
             try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(30)
-            log.close()
+                item["url"] = _await_listening(proc, tmp)
+            except Exception as exc:  # reported to the test that takes it
+                item["error"] = exc
+            self.ready.put(item)
+
+        threading.Thread(target=wait, daemon=True).start()
+
+    def acquire(self):
+        with self.lock:
+            if not self.started:
+                self.started = True
+                for _ in range(self.size):
+                    self._spawn()
+        item = self.ready.get()
+        self._spawn()
+        if item["error"] is not None:
+            raise item["error"]
+        return item
+
+    def release(self, item):
+        thread = threading.Thread(
+            target=_stop, args=(item["proc"], item["tmp"], item["log"]), daemon=True
+        )
+        thread.start()
+        self.stopping.append(thread)
+
+
+_POOL = _Pool(int(os.environ.get("MLTRACK_CONF_POOL", "2")))
+
+
+@contextlib.contextmanager
+def mltrack_server(port=None, artifacts=None):
+    """A server on a fresh store: from the pool, or started for ``port``/``artifacts``."""
+    if port is None and artifacts is None:
+        item = _POOL.acquire()
+        try:
+            yield item["proc"], item["url"]
+        finally:
+            _POOL.release(item)
+        return
+    proc, tmp, log = _start(port or 0, artifacts)
+    try:
+        yield proc, _await_listening(proc, tmp)
+    finally:
+        _stop(proc, tmp, log)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    while not _POOL.ready.empty():
+        item = _POOL.ready.get()
+        _stop(item["proc"], item["tmp"], item["log"])
+    for thread in _POOL.stopping:
+        thread.join(60)
 
 
 class OurServerThread:
-    """Stands in for MLflow's ServerThread(app, port)."""
+    """Stands in for MLflow's ServerThread(app, port): a pooled server on a fresh store."""
 
     def __init__(self, app, port):
         self.port = port
         self._cm = None
 
     def __enter__(self):
-        self._cm = mltrack_server(self.port)
+        self._cm = mltrack_server()
         _, url = self._cm.__enter__()
         return url
 
@@ -123,8 +206,7 @@ def our_launch_server(host, port, backend_store_uri, default_artifact_root, arti
 
 @contextlib.contextmanager
 def our_init_server(backend_uri, root_artifact_uri, extra_env=None, app=None, server_type=None):
-    from tests.helper_functions import get_safe_port
-    with mltrack_server(get_safe_port()) as (_proc, url):
+    with mltrack_server() as (_proc, url):
         yield url
 
 
