@@ -1,6 +1,6 @@
 """JupyterLab in headless Chromium: the sidebar shows the installation and lists runs live as
 a notebook logs them. The fixtures (``lab``, ``browser``, ``page``) are in ``conftest.py``,
-the page helpers in ``lab_driver.py``; RunTable's test moved to ``test_widgets.py``.
+the page helpers in ``lab_driver.py``; RunTable's test moved to ``test_lab_widgets.py``.
 
 Every wait targets state the page exposes, never elapsed time: JupyterLab's ``restored``
 promise (``window.jupyterapp``), ``data-mltrack-ready`` on the body (the plugin activated and
