@@ -3,7 +3,9 @@
 Routes (first match wins):
 
 1. our store API under ``/mltrack/api/v1`` (``service/api.py``: the very handlers the
-   local store service and the Jupyter server extension serve; our client speaks it);
+   local store service and the Jupyter server extension serve; our client speaks it),
+   artifact locations under the destination given as ``mlflow-artifacts:/...``
+   (:mod:`.proxied`), so our client moves files through the proxy as MLflow's does;
 2. the MLflow REST layer (``jupyter_mltrack.mlflow_rest``: ``/api/2.0/mlflow/...``,
    ``/ajax-api/...``, the ``mlflow-artifacts`` proxy, ``/health``, ``/version``), mounted
    by :func:`mlflow_routes` when that package is installed;
@@ -34,6 +36,7 @@ from ..service.metrics import RouteLabels, observe_request
 from ..settings import API_BASE
 from ..store.remote.wire import dumps
 from .backend import Backend
+from .proxied import proxy_store_routes
 
 __all__ = ["MLFLOW_REST_MODULE", "TeamApplication", "build_app", "mlflow_routes"]
 
@@ -194,7 +197,8 @@ def build_app(
     backend: Backend, *, expose_metrics: bool = False, **settings: Any
 ) -> TeamApplication:
     """The application serving ``backend`` (see the module docstring for the routes)."""
-    routes: list[RouteSpec] = [*backend.handlers(API_BASE), *mlflow_routes(backend)]
+    ours = proxy_store_routes(backend.handlers(API_BASE), backend.artifacts_destination)
+    routes: list[RouteSpec] = [*ours, *mlflow_routes(backend)]
     if expose_metrics:
         routes.append(("/metrics", MetricsHandler, {}))
     return TeamApplication(routes, **settings)

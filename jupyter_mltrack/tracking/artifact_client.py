@@ -29,14 +29,19 @@ class ArtifactMethods:
         raise NotImplementedError
 
     def _repo(self, run_id: str) -> ArtifactRepository:
-        from ..artifacts import get_artifact_repository
+        return self._repo_for(self.store.get_run(run_id).info.artifact_uri)
 
-        return get_artifact_repository(self.store.get_run(run_id).info.artifact_uri)
+    def _repo_for(self, artifact_uri: str) -> ArtifactRepository:
+        """The repository of an artifact URI; ``mlflow-artifacts:/...`` (a team server's
+        proxy) goes to this client's tracking server."""
+        from ..artifacts import get_artifact_repository
+        from ..artifacts.proxy import resolve_proxied_uri
+
+        tracking_uri = getattr(self, "tracking_uri", None)
+        return get_artifact_repository(resolve_proxied_uri(artifact_uri, tracking_uri))
 
     def _delete_run_artifacts(self, artifact_uri: str) -> None:
-        from ..artifacts import get_artifact_repository
-
-        get_artifact_repository(artifact_uri).delete_artifacts(None)
+        self._repo_for(artifact_uri).delete_artifacts(None)
 
     def log_artifact(
         self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None

@@ -267,7 +267,7 @@ def start_run(
         if description is not None:
             all_tags["mlflow.note.content"] = description
         run = client.create_run(exp_id, tags=all_tags, run_name=run_name, parent_run_id=parent)
-        _log_context_artifacts(run, context.artifacts)
+        _log_context_artifacts(client, run, context.artifacts)
     active = ActiveRun(run, client)
     _runs.push(active)
     if interval_s is not None:
@@ -275,14 +275,13 @@ def start_run(
     return active
 
 
-def _log_context_artifacts(run: Run, artifacts: dict[str, str]) -> None:
+def _log_context_artifacts(client: TrackingClient, run: Run, artifacts: dict[str, str]) -> None:
     """Write the captured environment files into the new run's artifacts (one repository)."""
     if not artifacts:
         return
-    from ..artifacts import get_artifact_repository
     from .artifact_writers import text_bytes
 
-    repo = get_artifact_repository(run.info.artifact_uri)
+    repo = client._repo_for(run.info.artifact_uri)
     for name, text in artifacts.items():
         repo.write_bytes(name, text_bytes(text))
 
