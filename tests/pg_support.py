@@ -2,7 +2,7 @@
 
 Usage (``tests/`` is on ``sys.path``)::
 
-    from pg_support import postgres_server  # the session fixture, in a conftest or module
+    from pg_support import postgres_server_fixture  # the session fixture ``postgres_server``
 
     def test_x(postgres_server):
         uri = postgres_server.create_database()   # a fresh, empty database
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["PostgresServer", "postgres_server", "start_postgres"]
+__all__ = ["PostgresServer", "postgres_server_fixture", "start_postgres"]
 
 USER = "mltrack"
 
@@ -162,8 +162,8 @@ def start_postgres() -> PostgresServer:
     return server
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@pytest.fixture(scope="session", name="postgres_server")
+def postgres_server_fixture() -> Iterator[PostgresServer]:
     """A PostgreSQL cluster for the whole session; stopped by PID and removed at the end."""
     server = start_postgres()
     try:

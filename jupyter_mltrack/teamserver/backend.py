@@ -87,12 +87,17 @@ def open_backend(
     *,
     settings: OwnerSettings | None = None,
 ) -> DuckDBBackend:
-    """Own the store at ``uri`` (``duckdb:///path``) on the current IOLoop.
+    """Own the store at ``uri`` (``duckdb:///path``) on the current IOLoop, or open the
+    PostgreSQL database at ``postgresql://...`` (:mod:`.pg_backend`, no owner).
 
     Raises ``StoreLocked`` naming the process when another one owns the store already (a
     store service, a Jupyter server, another ``mltrack server``): one process owns a
     DuckDB file, so stop that one first.
     """
+    if uri.startswith(("postgresql:", "postgres:")):
+        from .pg_backend import open_postgres_backend
+
+        return open_postgres_backend(uri, artifacts_destination)  # type: ignore[return-value]
     path = Path(uri[len("duckdb://") :])
     settings = settings or OwnerSettings.from_env(idle=False)
     if isinstance(artifacts_destination, Path):

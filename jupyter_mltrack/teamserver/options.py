@@ -30,8 +30,8 @@ from ..settings import (
 
 __all__ = ["BACKEND_SCHEMES", "ServerOptions"]
 
-#: Backend store schemes ``mltrack server`` serves (``postgresql`` comes with issue 11).
-BACKEND_SCHEMES = ("duckdb",)
+#: Backend store schemes ``mltrack server`` serves (docs/server.md, docs/postgres.md).
+BACKEND_SCHEMES = ("duckdb", "postgresql", "postgres")
 
 _DEFAULT_STORE = "mltrack-server/store.duckdb"
 
@@ -48,7 +48,8 @@ class ServerOptions:
             or an ``s3://bucket/prefix`` URI (docs/artifacts-s3.md).
         s3_endpoint_url: the S3 endpoint of an ``s3://`` destination (SeaweedFS, MinIO,
             ...); ``None`` for AWS or ``MLTRACK_S3_ENDPOINT_URL`` from the environment.
-        workers: server processes; a DuckDB store is owned by exactly one process, so 1.
+        workers: server processes; a DuckDB store is owned by exactly one process, so 1;
+            a PostgreSQL one takes any number (they share the listening socket).
         expose_metrics: serve Prometheus metrics at ``/metrics``.
     """
 
@@ -107,17 +108,22 @@ class ServerOptions:
         if scheme not in BACKEND_SCHEMES:
             raise InvalidParameter(
                 f"--backend-store-uri {self.backend_store_uri!r}: mltrack server stores runs in "
-                "DuckDB; use duckdb:///path/store.duckdb or a path (PostgreSQL support, "
-                "postgresql://..., is planned)."
+                "DuckDB or PostgreSQL; use duckdb:///path/store.duckdb, a path, or "
+                "postgresql://user@host:port/database."
             )
         if scheme == "duckdb" and self.workers > 1:
             raise InvalidParameter(
                 f"--workers {self.workers}: a DuckDB store is owned by one process, so "
                 "mltrack server runs one worker for it (requests are served by its thread "
-                "pool). Several worker processes need a PostgreSQL backend store, which is "
-                "planned; drop --workers or use --workers 1."
+                "pool). Several worker processes need a PostgreSQL backend store "
+                "(--backend-store-uri postgresql://...); drop --workers or use --workers 1."
             )
-        store = resolve_duckdb_path(uri)
+        # a PostgreSQL backend keeps artifacts in ./mltrack-server/artifacts by default
+        store = (
+            resolve_duckdb_path(uri)
+            if scheme == "duckdb"
+            else Path(os.path.abspath("mltrack-server/store"))
+        )
         artifacts = self.artifacts_destination
         if isinstance(artifacts, str) and artifacts.lower().startswith("s3://"):
             from ..artifacts.s3 import S3ArtifactRepository

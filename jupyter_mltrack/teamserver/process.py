@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 
 import tornado.httpserver
@@ -69,8 +70,19 @@ def _bind(options: ServerOptions) -> list[socket.socket]:
         ) from exc
 
 
-async def serve(options: ServerOptions, *, stop: asyncio.Event | None = None) -> int:
-    """Serve until SIGTERM/SIGINT (or ``stop`` is set); returns the exit code (0)."""
+async def serve(
+    options: ServerOptions,
+    *,
+    stop: asyncio.Event | None = None,
+    bound: list[socket.socket] | None = None,
+    on_listening: Callable[[], None] | None = None,
+) -> int:
+    """Serve until SIGTERM/SIGINT (or ``stop`` is set); returns the exit code (0).
+
+    ``bound``: sockets already listening (the workers of ``--workers N`` share the parent's);
+    ``on_listening``: called instead of printing the "listening" line (a worker tells its
+    parent, which prints it once every worker serves; see :mod:`.workers`).
+    """
     options = options.validated()
     artifacts = options.artifacts_destination
     assert artifacts is not None  # validated() fills it
@@ -78,7 +90,7 @@ async def serve(options: ServerOptions, *, stop: asyncio.Event | None = None) ->
         from ..artifacts.s3 import ENV_S3_ENDPOINT_URL
 
         os.environ[ENV_S3_ENDPOINT_URL] = options.s3_endpoint_url  # read by s3_client()
-    sockets = _bind(options)  # before owning the store: a taken port changes nothing
+    sockets = bound or _bind(options)  # before owning the store: a taken port changes nothing
     options = replace(options, port=sockets[0].getsockname()[1])
     try:
         backend = open_backend(options.backend_store_uri, artifacts)
@@ -105,11 +117,14 @@ async def serve(options: ServerOptions, *, stop: asyncio.Event | None = None) ->
                 "run (authentication is planned; put a reverse proxy with auth in front).",
                 options.host,
             )
-        print(
-            f"mltrack server listening on {options.url} (pid {os.getpid()}); store "
-            f"{options.backend_store_uri}, artifacts {options.artifacts_destination}",
-            flush=True,
-        )
+        if on_listening is not None:
+            on_listening()
+        else:
+            print(
+                f"mltrack server listening on {options.url} (pid {os.getpid()}); store "
+                f"{options.backend_store_uri}, artifacts {options.artifacts_destination}",
+                flush=True,
+            )
         log.info("Serving %s on %s", options.backend_store_uri, options.url)
         await stop.wait()
         log.info("Stopping: finishing %d request(s) in flight.", app.in_flight)
@@ -134,4 +149,8 @@ def main_loop(options: ServerOptions) -> int:
         stream=sys.stderr,
         format=f"%(asctime)s [pid {os.getpid()}] %(levelname)s %(name)s: %(message)s",
     )
+    if options.workers > 1:
+        from .workers import run_workers
+
+        return run_workers(options)
     return asyncio.run(serve(options))

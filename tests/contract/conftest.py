@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pg_support import PostgresServer, postgres_server  # noqa: F401 - the session fixture
+from pg_support import PostgresServer, postgres_server_fixture  # noqa: F401 - postgres_server
 
 from jupyter_mltrack.service.api import make_app
 from jupyter_mltrack.service.api_thread import ServerThread

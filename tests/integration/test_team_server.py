@@ -121,9 +121,18 @@ def test_bad_environment_values_are_named(tmp_path: Path) -> None:
     result = _cli("server", env={"MLTRACK_SERVER_PORT": "eighty"})
     assert result.returncode == 1 and "MLTRACK_SERVER_PORT must be an integer" in result.stderr
     result = _cli(
-        "server", "--backend-store-uri", "postgresql://db/x", env={"MLTRACK_SERVER_PORT": "0"}
+        "server", "--backend-store-uri", "sqlite:///x.db", env={"MLTRACK_SERVER_PORT": "0"}
     )
     assert result.returncode == 1 and "--backend-store-uri" in result.stderr
+    # PostgreSQL is served; a database that cannot be reached is one clear line
+    result = _cli(
+        "server",
+        "--backend-store-uri",
+        "postgresql://nobody@db.invalid/x",
+        env={"MLTRACK_SERVER_PORT": "0"},
+    )
+    assert result.returncode == 1
+    assert "error: The PostgreSQL database db.invalid:5432/x is not reachable" in result.stderr
 
 
 def test_a_taken_port_is_reported_without_touching_the_store(
