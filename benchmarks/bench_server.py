@@ -11,7 +11,7 @@ Both servers run as real processes on 127.0.0.1 on this machine. Rows:
 - ``search_runs`` over ``--runs`` runs (a filter on a metric, ordered, 1,000 results);
 - ``history``: ``get_metric_history`` of one run with ``--history`` points;
 - ``artifacts``: upload and download of a ``--artifact-mb`` file through each server's
-  ``mlflow-artifacts`` proxy with the mlflow client.
+  ``mlflow-artifacts`` proxy with the mlflow client, and with our client through ours.
 
 Each figure is the median of ``--repeat`` timings; ratios are against MLflow measured in the
 same run. Usage::
@@ -293,6 +293,20 @@ def part_artifacts(ours: str, mlflow: str, mb: int, base: Path) -> dict[str, flo
         path = mc.download_artifacts(rid, "blob.bin", str(dst))
         out[f"{name} download"] = mb / (time.perf_counter() - t0)
         assert Path(path).stat().st_size == src.stat().st_size
+    # Our client on our server: mlflow-artifacts:/ run URIs, ProxiedArtifactRepository.
+    client = _ours(ours)
+    rid = client.create_run("0").info.run_id
+    assert client.get_run(rid).info.artifact_uri.startswith("mlflow-artifacts:/")
+    t0 = time.perf_counter()
+    client.log_artifact(rid, str(src))
+    out["ours/ours upload"] = mb / (time.perf_counter() - t0)
+    dst = base / "dl-ours-ours"
+    dst.mkdir()
+    t0 = time.perf_counter()
+    path = client.download_artifacts(rid, "blob.bin", str(dst))
+    out["ours/ours download"] = mb / (time.perf_counter() - t0)
+    assert Path(path).stat().st_size == src.stat().st_size
+    client.close()
     return out
 
 
@@ -413,7 +427,16 @@ def main() -> int:
                             True,
                         )
                     )
-                print(*lines[-2:], sep="\n", flush=True)
+                    lines.append(
+                        _row(
+                            f"artifact {way} {args.artifact_mb} MB (our client, proxy)",
+                            r[f"ours/ours {way}"],
+                            r[f"mlflow/mlflow {way}"],
+                            "MB/s",
+                            True,
+                        )
+                    )
+                print(*lines[-4:], sep="\n", flush=True)
     print("\n" + "\n".join(lines))
     return 0
 
