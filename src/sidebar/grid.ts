@@ -4,7 +4,8 @@
  * `data-status` and `aria-selected`; cells carry `data-column`. Rows whose block is still
  * loading are drawn as `.jp-mltrack-run-placeholder`. Page state for tests and benchmarks
  * on the grid node: `data-mltrack-rows` (rows in the view), `data-mltrack-drawn` (rows
- * drawn with data), `data-mltrack-placeholders` (rows drawn while loading).
+ * drawn with data), `data-mltrack-placeholders` (rows drawn while loading),
+ * `data-mltrack-filter` (the filter of the rows drawn).
  */
 import { Widget } from '@lumino/widgets';
 
@@ -160,6 +161,7 @@ export class RunsGrid extends Widget {
     this.node.setAttribute('data-mltrack-drawn', String(drawn));
     this.node.setAttribute('data-mltrack-placeholders', String(placeholders));
     this.node.setAttribute('data-mltrack-version', String(model.version));
+    this.node.setAttribute('data-mltrack-filter', model.filter);
     if (last >= first) {
       void model.show(first, last);
     }
@@ -235,7 +237,7 @@ export class RunsGrid extends Widget {
     label.textContent = run.run_name;
     name.append(label);
     name.title = `${run.run_name} (${run.run_id})`;
-    const status = cell('jp-mltrack-status', '', FIXED[1][2]);
+    const status = cell('jp-mltrack-status-cell', '', FIXED[1][2]);
     const badge = document.createElement('span');
     badge.className = `jp-mltrack-badge jp-mltrack-badge-${run.status.toLowerCase()}`;
     badge.textContent = run.status;

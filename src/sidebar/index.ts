@@ -160,26 +160,28 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
         panel.focusSearch();
       }
     });
-    if (!commands.hasCommand(CommandIDs.openRun)) {
-      // the run detail view registers this command when it is installed; until then the
-      // sidebar shows the run's facts in a dialog
-      commands.addCommand(CommandIDs.openRun, {
-        label: 'Open Run',
-        isEnabled: args => selectedIds(args).length === 1,
-        execute: async args => {
-          const [id] = selectedIds(args);
-          const detail = await api.run(id);
-          const body = document.createElement('pre');
-          body.className = 'jp-mltrack-run-facts';
-          body.textContent = JSON.stringify(detail.run, null, 2);
-          await showDialog({
-            title: `Run ${detail.run.info.run_name}`,
-            body: new Widget({ node: body }),
-            buttons: [Dialog.okButton()]
-          });
-        }
-      });
-    }
+    // the run detail view registers this command when it is installed (its plugin may
+    // activate after this one); without it, the sidebar shows the run's facts in a dialog
+    void app.restored.then(() => {
+      if (!commands.hasCommand(CommandIDs.openRun)) {
+        commands.addCommand(CommandIDs.openRun, {
+          label: 'Open Run',
+          isEnabled: args => selectedIds(args).length === 1,
+          execute: async args => {
+            const [id] = selectedIds(args);
+            const detail = await api.run(id);
+            const body = document.createElement('pre');
+            body.className = 'jp-mltrack-run-facts';
+            body.textContent = JSON.stringify(detail.run, null, 2);
+            await showDialog({
+              title: `Run ${detail.run.info.run_name}`,
+              body: new Widget({ node: body }),
+              buttons: [Dialog.okButton()]
+            });
+          }
+        });
+      }
+    });
     commands.addCommand(CommandIDs.renameRun, {
       label: 'Rename Run…',
       isEnabled: args => selectedIds(args).length === 1,
