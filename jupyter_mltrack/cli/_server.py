@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 from dataclasses import replace
+from pathlib import Path
 
 from ..settings import (
     ENV_SERVER_ARTIFACTS_DESTINATION,
@@ -88,6 +89,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"(${ENV_SERVER_EXPOSE_METRICS}=true)",
     )
     p.add_argument(
+        "--auth",
+        action="store_const",
+        const=True,
+        help="require authentication (HTTP basic or bearer tokens) and per-experiment "
+        "permissions; the first start creates the admin from $MLTRACK_ADMIN_USERNAME and "
+        "$MLTRACK_ADMIN_PASSWORD (or $MLTRACK_ADMIN_PASSWORD_FILE); docs/auth.md",
+    )
+    p.add_argument(
+        "--auth-db",
+        metavar="PATH",
+        help="the users/tokens/permissions database (default auth.sqlite beside the store)",
+    )
+    p.add_argument(
+        "--auth-default-permission",
+        metavar="LEVEL",
+        choices=["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"],
+        help="permission of users on experiments nobody granted them (default NO_PERMISSIONS)",
+    )
+    p.add_argument("--certfile", metavar="PEM", help="serve HTTPS with this certificate chain")
+    p.add_argument("--keyfile", metavar="PEM", help="the private key of --certfile")
+    p.add_argument(
         "--debug",
         action="store_true",
         default=argparse.SUPPRESS,
@@ -109,6 +131,11 @@ def server_cmd(ctx: Context) -> int:
         "workers": args.workers,
         "expose_metrics": args.expose_metrics,
         "s3_endpoint_url": args.s3_endpoint_url,
+        "auth": args.auth,
+        "auth_db": Path(args.auth_db) if args.auth_db else None,
+        "auth_default_permission": args.auth_default_permission,
+        "certfile": Path(args.certfile) if args.certfile else None,
+        "keyfile": Path(args.keyfile) if args.keyfile else None,
     }
     options = replace(options, **{k: v for k, v in given.items() if v is not None})
     return main_loop(options.validated())

@@ -78,8 +78,10 @@ class NotFoundHandler(tornado.web.RequestHandler):
 class TeamApplication(tornado.web.Application):
     """A ``tornado.web.Application`` that counts requests in flight and records metrics."""
 
-    def __init__(self, routes: list[RouteSpec], **settings: Any) -> None:
+    def __init__(self, routes: list[RouteSpec], *, auth: Any = None, **settings: Any) -> None:
         self.labels = RouteLabels(routes)
+        #: ``--auth``: the Authenticator every request passes first (teamserver/auth/gate.py)
+        self.auth = auth
         self._active: set[object] = set()
         super().__init__(
             routes,
@@ -94,6 +96,12 @@ class TeamApplication(tornado.web.Application):
         # Called for a keep-alive connection's *next* request before any byte of it came:
         # a request counts as in flight from its headers on.
         delegate = super().start_request(server_conn, request_conn)
+        if self.auth is not None:  # authentication of every route, in this one place
+            from .auth.gate import AuthGate
+
+            delegate = AuthGate(
+                delegate, request_conn, self.auth, lambda: self._active.discard(request_conn)
+            )
         return _Tracked(delegate, request_conn, self._active)
 
     def _finished(self, handler: tornado.web.RequestHandler) -> None:
@@ -194,11 +202,20 @@ def mlflow_routes(backend: Backend) -> list[RouteSpec]:
 
 
 def build_app(
-    backend: Backend, *, expose_metrics: bool = False, **settings: Any
+    backend: Backend, *, expose_metrics: bool = False, auth: Any = None, **settings: Any
 ) -> TeamApplication:
-    """The application serving ``backend`` (see the module docstring for the routes)."""
+    """The application serving ``backend`` (see the module docstring for the routes).
+
+    ``auth``: an :class:`~jupyter_mltrack.teamserver.auth.AuthSetup` (``--auth``): every
+    request is authenticated first, the routes see the guarded backend, and the user and
+    permission routes are mounted before the others.
+    """
+    if auth is not None:
+        backend = auth.guard(backend)
     ours = proxy_store_routes(backend.handlers(API_BASE), backend.artifacts_destination)
     routes: list[RouteSpec] = [*ours, *mlflow_routes(backend)]
+    if auth is not None:
+        routes = [*auth.routes(), *routes]
     if expose_metrics:
         routes.append(("/metrics", MetricsHandler, {}))
-    return TeamApplication(routes, **settings)
+    return TeamApplication(routes, auth=None if auth is None else auth.authenticator, **settings)

@@ -60,6 +60,14 @@ class ServerOptions:
     workers: int = 1
     expose_metrics: bool = False
     s3_endpoint_url: str | None = None
+    #: ``--auth``: users, tokens and permissions (docs/auth.md)
+    auth: bool = False
+    #: the auth database (default ``auth.sqlite`` beside the store, or in ./mltrack-server)
+    auth_db: Path | None = None
+    auth_default_permission: str = "NO_PERMISSIONS"
+    #: TLS: serve HTTPS with this certificate chain and key (docs/auth.md)
+    certfile: Path | None = None
+    keyfile: Path | None = None
 
     @classmethod
     def from_env(cls) -> ServerOptions:

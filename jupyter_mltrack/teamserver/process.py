@@ -22,14 +22,17 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import tornado.httpserver
 import tornado.netutil
 
-from ..errors import StoreUnavailable
+from ..errors import InvalidParameter, StoreUnavailable
 from ..service.metrics import register_source, unregister_source
 from .app import build_app
 from .backend import open_backend
@@ -70,6 +73,36 @@ def _bind(options: ServerOptions) -> list[socket.socket]:
         ) from exc
 
 
+def _auth(options: ServerOptions) -> Any:
+    """The auth setup of ``--auth`` (None without it): the database beside the store."""
+    if not options.auth:
+        return None
+    from .auth import setup_auth
+
+    db = options.auth_db
+    if db is None:
+        base = (
+            options.store_path.parent
+            if options.scheme == "duckdb"
+            else Path(os.path.abspath("mltrack-server"))
+        )
+        db = base / "auth.sqlite"
+    return setup_auth(db, default_permission=options.auth_default_permission)
+
+
+def _tls(options: ServerOptions) -> ssl.SSLContext | None:
+    if options.certfile is None and options.keyfile is None:
+        return None
+    if options.certfile is None:
+        raise InvalidParameter("--keyfile needs --certfile (the certificate chain) too.")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(options.certfile, options.keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidParameter(f"--certfile/--keyfile could not be loaded: {exc}.") from None
+    return context
+
+
 async def serve(
     options: ServerOptions,
     *,
@@ -101,10 +134,14 @@ async def serve(
     server: tornado.httpserver.HTTPServer | None = None
     app = None
     try:
-        app = build_app(backend, expose_metrics=options.expose_metrics)
+        app = build_app(backend, expose_metrics=options.expose_metrics, auth=_auth(options))
         register_source(backend.metrics_source)
         server = tornado.httpserver.HTTPServer(
-            app, max_body_size=MAX_BODY_BYTES, max_buffer_size=MAX_BODY_BYTES, xheaders=True
+            app,
+            max_body_size=MAX_BODY_BYTES,
+            max_buffer_size=MAX_BODY_BYTES,
+            xheaders=True,
+            ssl_options=_tls(options),
         )
         server.add_sockets(sockets)
         stop = stop or asyncio.Event()

@@ -1,0 +1,222 @@
+"""``mltrack server --auth`` with the real mlflow client: users, tokens, permissions."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server_support import ServerProcess, start_mltrack_server
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+
+ADMIN = ("root", "root-password-123")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {"MLTRACK_ADMIN_USERNAME": ADMIN[0], "MLTRACK_ADMIN_PASSWORD": ADMIN[1]}
+    with start_mltrack_server(
+        tmp_path_factory.mktemp("auth"), extra_args=["--auth"], env=env
+    ) as server:
+        yield server
+
+
+def call(
+    server: ServerProcess,
+    method: str,
+    path: str,
+    body: Any = None,
+    auth: tuple[str, str] | str | None = ADMIN,
+) -> tuple[int, dict[str, Any]]:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(server.url + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if isinstance(auth, tuple):
+        req.add_header(
+            "Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+        )
+    elif isinstance(auth, str):
+        req.add_header("Authorization", "Bearer " + auth)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            raw = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read(), exc.code
+    try:
+        return status, json.loads(raw or b"{}")
+    except ValueError:
+        return status, {"text": raw.decode(errors="replace")}
+
+
+def client_as(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch, user: tuple[str, str]
+) -> MlflowClient:
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", user[1])
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    return MlflowClient(server.url)
+
+
+def test_every_route_refuses_anonymous_requests(server: ServerProcess) -> None:
+    from jupyter_mltrack.mlflow_rest import make_handlers
+    from jupyter_mltrack.service.api_routes import ROUTES
+    from jupyter_mltrack.settings import API_BASE
+    from jupyter_mltrack.teamserver.auth.routes import auth_routes
+
+    patterns = [API_BASE + p for p, _ in ROUTES]
+    patterns += [p for p, _, _ in make_handlers(lambda: None, "/tmp")]  # type: ignore[arg-type,return-value]
+    patterns += [p for p, _, _ in auth_routes(None, None)]  # type: ignore[arg-type]
+    patterns += ["/no/such/route", API_BASE + "/anything"]
+    exempt = {"/health", "/metrics"}
+    checked = 0
+    for pattern in patterns:
+        path = pattern.replace("(?:/.*)?", "/x").replace("(.+)", "1/x").replace("(.*)", "x")
+        path = path.replace("(?:create|get|update|delete)", "create")
+        path = path.replace("([^/]+)", "1")
+        if "(" in path:
+            path = path.split("(")[0] + "1"
+        for method in ("GET", "POST"):
+            status, body = call(server, method, path, {} if method == "POST" else None, auth=None)
+            if path in exempt:
+                assert status == (200 if method == "GET" else 405), (method, path, status)
+                continue
+            assert status == 401, (method, path, status, body)
+            assert body["error_code"] == "UNAUTHENTICATED"
+            checked += 1
+    assert checked > 100
+    status, _ = call(server, "GET", "/health", auth=("root", "wrong-password"))
+    assert status == 200
+
+
+# importing mlflow.server (for get_app_client) warns from SQLAlchemy inside mlflow
+@pytest.mark.filterwarnings("ignore::Warning")
+def test_users_permissions_and_hidden_experiments(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = ("alice", "alice-password-1"), ("bob", "bob-password-12")
+    for user in (alice, bob):
+        status, body = call(
+            server,
+            "POST",
+            "/api/2.0/mlflow/users/create",
+            {"username": user[0], "password": user[1]},
+        )
+        assert status == 200 and body["user"]["username"] == user[0], body
+    # alice creates an experiment (she gets MANAGE), logs a run
+    ca = client_as(server, monkeypatch, alice)
+    exp = ca.create_experiment("alice-team")
+    run = ca.create_run(exp)
+    ca.log_metric(run.info.run_id, "loss", 0.5)
+    # bob: the experiment does not exist for him, exactly like a missing one
+    cb = client_as(server, monkeypatch, bob)
+    assert [e.name for e in cb.search_experiments()] == []
+    denied = call(server, "GET", f"/api/2.0/mlflow/experiments/get?experiment_id={exp}", auth=bob)
+    missing = call(server, "GET", "/api/2.0/mlflow/experiments/get?experiment_id=987654", auth=bob)
+    assert denied[0] == missing[0] == 404
+    assert denied[1]["message"].replace(exp, "ID") == missing[1]["message"].replace("987654", "ID")
+    denied_run = call(server, "GET", f"/api/2.0/mlflow/runs/get?run_id={run.info.run_id}", auth=bob)
+    assert denied_run[0] == 404
+    with pytest.raises(MlflowException):
+        cb.log_metric(run.info.run_id, "loss", 1.0)
+    assert cb.search_runs([exp]) == []
+    # bob cannot manage permissions of it either
+    status, _ = call(
+        server,
+        "POST",
+        "/api/2.0/mlflow/experiments/permissions/create",
+        {"experiment_id": exp, "username": "bob", "permission": "MANAGE"},
+        auth=bob,
+    )
+    assert status == 404
+    # alice grants READ through MLflow 3.17's own auth client
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", alice[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", alice[1])
+    from mlflow.server import get_app_client
+
+    auth_client = get_app_client("basic-auth", tracking_uri=server.url)
+    auth_client.grant_user_permission("bob", "experiment", exp, "READ")
+    assert auth_client.get_user_permission("bob", "experiment", exp).permission == "READ"
+    cb = client_as(server, monkeypatch, bob)
+    assert cb.get_experiment(exp).name == "alice-team"
+    assert [r.info.run_id for r in cb.search_runs([exp])] == [run.info.run_id]
+    with pytest.raises(MlflowException, match=r"PERMISSION_DENIED|may not"):
+        cb.log_metric(run.info.run_id, "loss", 1.0)
+    # the 2.x route upgrades bob to EDIT; then he logs
+    status, body = call(
+        server,
+        "POST",
+        "/api/2.0/mlflow/experiments/permissions/create",
+        {"experiment_id": exp, "username": "bob", "permission": "EDIT"},
+        auth=alice,
+    )
+    assert status == 200 and body["experiment_permission"]["permission"] == "EDIT"
+    cb.log_metric(run.info.run_id, "loss", 0.25)
+    with pytest.raises(MlflowException):
+        cb.delete_run(run.info.run_id)  # delete needs MANAGE
+    # a token for bob: MLFLOW_TRACKING_TOKEN works, then revoked it does not
+    status, body = call(server, "POST", "/api/2.0/mltrack/tokens/create", {"name": "ci"}, auth=bob)
+    assert status == 200 and body["token"].startswith("mlt_")
+    token, token_id = body["token"], body["token_info"]["id"]
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+    assert MlflowClient(server.url).get_experiment(exp).name == "alice-team"
+    assert (
+        call(server, "POST", "/api/2.0/mltrack/tokens/revoke", {"token_id": token_id}, auth=bob)[0]
+        == 200
+    )
+    assert (
+        call(server, "GET", f"/api/2.0/mlflow/experiments/get?experiment_id={exp}", auth=token)[0]
+        == 401
+    )
+
+
+def test_failed_logins_are_rate_limited_and_not_logged_with_secrets(server: ServerProcess) -> None:
+    statuses = [
+        call(
+            server,
+            "GET",
+            "/api/2.0/mlflow/experiments/search?max_results=1",
+            auth=("ratelimited", f"wrong-{i}-secret"),
+        )[0]
+        for i in range(8)
+    ]
+    assert statuses == [401] * 5 + [429] * 3
+    # another user logs in from the same address meanwhile
+    assert call(server, "GET", "/api/2.0/mlflow/experiments/search?max_results=1")[0] == 200
+    log = server.log()
+    assert "wrong-0-secret" not in log and "ratelimited" in log
+
+
+def test_artifact_proxy_checks_the_experiment(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    carol = ("carol", "carol-password-1")
+    call(
+        server, "POST", "/api/2.0/mlflow/users/create", {"username": carol[0], "password": carol[1]}
+    )
+    admin = client_as(server, monkeypatch, ADMIN)
+    exp = admin.create_experiment("admin-only")
+    run = admin.create_run(exp)
+    admin.log_text(run.info.run_id, "secret", "s.txt")
+    path = f"/api/2.0/mlflow-artifacts/artifacts/{exp}/{run.info.run_id}/artifacts/s.txt"
+    assert call(server, "GET", path, auth=carol)[0] == 404
+    for trick in (f"%2e%2e/{exp}", f"x/%252e%252e/{exp}"):
+        status, _ = call(
+            server,
+            "GET",
+            f"/api/2.0/mlflow-artifacts/artifacts/{trick}/{run.info.run_id}/artifacts/s.txt",
+            auth=carol,
+        )
+        assert status in (400, 404)
+    status, _ = call(server, "GET", path, auth=ADMIN)
+    assert status == 200
