@@ -39,10 +39,14 @@ __all__ = [
     "ENV_SYSTEM_METRICS",
     "ENV_SYSTEM_METRICS_INTERVAL_S",
     "ENV_TRACEBACK",
+    "ENV_TRACKING_PASSWORD",
+    "ENV_TRACKING_TOKEN",
     "ENV_TRACKING_URI",
+    "ENV_TRACKING_USERNAME",
     "MAX_RESULTS_PAGE",
     "SEARCH_LIMIT",
     "STORE_MODES",
+    "auth_headers_from_env",
     "env_bool",
     "env_int",
     "env_seconds",
@@ -204,3 +208,43 @@ def experiment_name_from_env() -> str | None:
 def experiment_id_from_env() -> str | None:
     """``MLTRACK_EXPERIMENT_ID``: the experiment of runs started without one."""
     return _text(ENV_EXPERIMENT_ID)
+
+
+# Credentials our client sends to ``mltrack server --auth`` (docs/auth.md): the mlflow
+# client's variables under MLTRACK_ (the MLFLOW_ ones when none of ours is set).
+ENV_TRACKING_TOKEN = "MLTRACK_TRACKING_TOKEN"
+ENV_TRACKING_USERNAME = "MLTRACK_TRACKING_USERNAME"
+ENV_TRACKING_PASSWORD = "MLTRACK_TRACKING_PASSWORD"
+
+
+def _credential(ours: str) -> str:
+    return os.environ.get(ours) or os.environ.get(ours.replace("MLTRACK_", "MLFLOW_", 1)) or ""
+
+
+def auth_headers_from_env() -> dict[str, str]:
+    """The ``Authorization`` header the environment asks for (``{}`` when none).
+
+    ``MLTRACK_TRACKING_TOKEN`` is sent as a bearer token; else ``MLTRACK_TRACKING_USERNAME``
+    and ``MLTRACK_TRACKING_PASSWORD`` as HTTP basic auth. With none of ours set, the
+    ``MLFLOW_TRACKING_*`` ones are used, so one environment serves both clients.
+    """
+    import base64
+
+    token = _credential(ENV_TRACKING_TOKEN).strip()
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    username = _credential(ENV_TRACKING_USERNAME)
+    password = _credential(ENV_TRACKING_PASSWORD)
+    if username and password:
+        if ":" in username:
+            raise InvalidParameter(
+                f"${ENV_TRACKING_USERNAME} must not contain ':' (HTTP basic auth)."
+            )
+        raw = f"{username}:{password}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
+    if username or password:
+        raise InvalidParameter(
+            f"Set both ${ENV_TRACKING_USERNAME} and ${ENV_TRACKING_PASSWORD} (or "
+            f"${ENV_TRACKING_TOKEN}) to log in to the tracking server; only one is set."
+        )
+    return {}

@@ -121,7 +121,10 @@ class ProxiedArtifactRepository:
         self.root = validate_artifact_path(root) if root else ""
         env_timeout = os.environ.get("MLTRACK_ARTIFACT_TIMEOUT_S")
         self.timeout_s = timeout_s or (float(env_timeout) if env_timeout else DEFAULT_TIMEOUT_S)
-        self.headers = dict(headers or {})
+        # the server's credentials from MLTRACK_TRACKING_TOKEN / _USERNAME / _PASSWORD
+        from ..settings import auth_headers_from_env
+
+        self.headers = {**auth_headers_from_env(), **(headers or {})}
 
     def __repr__(self) -> str:
         return f"ProxiedArtifactRepository({self.artifact_uri!r})"

@@ -220,3 +220,164 @@ def test_artifact_proxy_checks_the_experiment(
         assert status in (400, 404)
     status, _ = call(server, "GET", path, auth=ADMIN)
     assert status == 200
+
+
+def _new_user(server: ServerProcess, name: str) -> tuple[str, str]:
+    user = (name, f"{name}-password-1")
+    status, body = call(
+        server, "POST", "/api/2.0/mlflow/users/create", {"username": name, "password": user[1]}
+    )
+    assert status == 200, body
+    return user
+
+
+def test_our_client_logs_with_its_own_token(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jupyter_mltrack as mt
+    from jupyter_mltrack.errors import ExperimentNotFound
+
+    dave = _new_user(server, "dave")
+    status, body = call(server, "POST", "/api/2.0/mltrack/tokens/create", {"name": "nb"}, auth=dave)
+    assert status == 200
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLTRACK_TRACKING_TOKEN", body["token"])
+    other = client_as(server, monkeypatch, ADMIN).create_experiment("admins-own")
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+    mt.set_tracking_uri(server.url)
+    try:
+        mt.set_experiment("dave-exp")
+        with mt.start_run() as run:
+            for step in range(50):
+                mt.log_metric("x", float(step), step=step)
+        mt.flush()
+        history = mt.MlflowClient().get_metric_history(run.info.run_id, "x")
+        assert len(history) == 50
+        with pytest.raises(ExperimentNotFound):
+            mt.MlflowClient().get_experiment(other)
+        names = {e.name for e in mt.search_experiments()}
+        assert "dave-exp" in names and "admins-own" not in names
+    finally:
+        mt.set_tracking_uri(None)
+
+
+# The permission matrix: each level x each operation, on experiments, runs and artifacts.
+# "hidden" = answered as a missing resource (404); "denied" = 403; "ok" = done.
+_MATRIX = {
+    "NO_PERMISSIONS": {
+        "read": "hidden",
+        "log": "hidden",
+        "update": "hidden",
+        "delete": "hidden",
+        "manage": "hidden",
+        "artifact_get": "hidden",
+        "artifact_put": "hidden",
+    },
+    "READ": {
+        "read": "ok",
+        "log": "denied",
+        "update": "denied",
+        "delete": "denied",
+        "manage": "denied",
+        "artifact_get": "ok",
+        "artifact_put": "denied",
+    },
+    "EDIT": {
+        "read": "ok",
+        "log": "ok",
+        "update": "ok",
+        "delete": "denied",
+        "manage": "denied",
+        "artifact_get": "ok",
+        "artifact_put": "ok",
+    },
+    "MANAGE": {
+        "read": "ok",
+        "log": "ok",
+        "update": "ok",
+        "delete": "ok",
+        "manage": "ok",
+        "artifact_get": "ok",
+        "artifact_put": "ok",
+    },
+}
+
+
+@pytest.mark.parametrize("level", sorted(_MATRIX))
+def test_permission_matrix(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch, level: str
+) -> None:
+    user = _new_user(server, f"m-{level.lower()}")
+    admin = client_as(server, monkeypatch, ADMIN)
+    exp = admin.create_experiment(f"matrix-{level}")
+    run_id = admin.create_run(exp).info.run_id
+    admin.log_text(run_id, "x", "f.txt")
+    if level != "NO_PERMISSIONS":
+        status, _ = call(
+            server,
+            "POST",
+            "/api/3.0/mlflow/users/permissions/grant",
+            {
+                "username": user[0],
+                "resource_type": "experiment",
+                "resource_id": exp,
+                "permission": level,
+            },
+        )
+        assert status == 200
+    art = f"/api/2.0/mlflow-artifacts/artifacts/{exp}/{run_id}/artifacts"
+    operations = {
+        "read": [
+            ("GET", f"/api/2.0/mlflow/experiments/get?experiment_id={exp}", None),
+            ("GET", f"/api/2.0/mlflow/runs/get?run_id={run_id}", None),
+            ("GET", f"/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=m", None),
+        ],
+        "log": [
+            (
+                "POST",
+                "/api/2.0/mlflow/runs/log-metric",
+                {"run_id": run_id, "key": "m", "value": 1, "timestamp": 1, "step": 0},
+            ),
+            ("POST", "/api/2.0/mlflow/runs/create", {"experiment_id": exp}),
+        ],
+        "update": [
+            (
+                "POST",
+                "/api/2.0/mlflow/experiments/update",
+                {"experiment_id": exp, "new_name": f"matrix-{level}-renamed"},
+            ),
+            ("POST", "/api/2.0/mlflow/runs/set-tag", {"run_id": run_id, "key": "k", "value": "v"}),
+        ],
+        "delete": [
+            ("POST", "/api/2.0/mlflow/runs/delete", {"run_id": run_id}),
+            ("POST", "/api/2.0/mlflow/experiments/delete", {"experiment_id": exp}),
+        ],
+        "manage": [
+            (
+                "POST",
+                "/api/2.0/mlflow/experiments/permissions/create",
+                {"experiment_id": exp, "username": user[0], "permission": level},
+            )
+        ],
+        "artifact_get": [("GET", f"{art}/f.txt", None)],
+        "artifact_put": [("PUT", f"{art}/g.txt", "raw")],
+    }
+    expected_status = {"ok": 200, "hidden": 404, "denied": 403}
+    for op, calls in operations.items():
+        for method, path, body in calls:
+            if body == "raw":
+                req = urllib.request.Request(server.url + path, data=b"payload", method="PUT")
+                req.add_header(
+                    "Authorization", "Basic " + base64.b64encode(":".join(user).encode()).decode()
+                )
+                try:
+                    with urllib.request.urlopen(req, timeout=30) as resp:
+                        status = resp.status
+                except urllib.error.HTTPError as exc:
+                    status = exc.code
+            else:
+                status, _ = call(server, method, path, body, auth=user)
+            want = expected_status[_MATRIX[level][op]]
+            assert status == want, (level, op, method, path, status)

@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from ..._proc import pid_alive
 from ...errors import InvalidParameter, MltrackError
-from ...settings import API_BASE, spool_dir_from_env
+from ...settings import API_BASE, auth_headers_from_env, spool_dir_from_env
 from .retry import RetryPolicy
 from .service_store import ServiceStore
 from .spool import CORRUPT_DIR, SpoolReport, ingest_spool, parse_client_id
@@ -132,6 +132,8 @@ class ServerStore(ServiceStore):
             raise InvalidParameter(
                 f"Tracking URI {url!r} is not a server URL; use 'http://host:port'."
             )
+        # MLTRACK_TRACKING_TOKEN / _USERNAME / _PASSWORD (settings.py); given headers win
+        headers = {**auth_headers_from_env(), **(headers or {})}
         super().__init__(
             url,
             ServerResolver(url, headers),
