@@ -19,6 +19,7 @@ artifact_executor=None, base_url="", **ignored)`` returns tornado route specs
   logged-model endpoints of MLflow 3 (:mod:`._tracking`, :mod:`._models`);
 - ``/api/2.0/mlflow-artifacts/artifacts[/<path>]`` (and ``/ajax-api/...``): the streamed
   artifact proxy (:mod:`._artifacts`) over ``artifacts_destination``;
+- ``/get-artifact?run_id=&path=`` (a run's file, streamed, MLflow's MIME types);
 - ``/api/3.0/mlflow/server-info``, ``/health`` (``OK``) and ``/version`` (ours);
 - any other path under those prefixes: 404 ``ENDPOINT_NOT_FOUND`` in MLflow's shape.
 
@@ -44,7 +45,7 @@ import tornado.web
 from .._version import __version__
 from ..artifacts.local import local_path_from_uri
 from ..store.base import TrackingStore
-from ._artifacts import ARTIFACT_ROUTES
+from ._artifacts import ARTIFACT_ROUTES, GetRunArtifact
 from ._base import EndpointNotFound, MlflowContext, MlflowHandler, mlflow_error
 from ._models import MODEL_ROUTES, LoggedModelStore
 from ._tracking import TRACKING_ROUTES
@@ -92,6 +93,24 @@ class ServerInfo(MlflowHandler):
         )
 
 
+#: Query arguments a request may carry. Tornado's default (1,000) answers a bare 400
+#: before any handler runs; MLflow's clients send one ``run_id``/``run_ids`` argument per
+#: run (its own tests send 1,000 to get MLflow's limit error). The 64 KB header limit
+#: still bounds the request line.
+MAX_QUERY_ARGUMENTS = 20_000
+
+
+def _allow_long_queries() -> None:
+    import dataclasses
+
+    import tornado.httputil
+
+    config = tornado.httputil._DEFAULT_PARSE_BODY_CONFIG
+    if config.urlencoded.max_arguments < MAX_QUERY_ARGUMENTS:
+        urlencoded = dataclasses.replace(config.urlencoded, max_arguments=MAX_QUERY_ARGUMENTS)
+        tornado.httputil.set_parse_body_config(dataclasses.replace(config, urlencoded=urlencoded))
+
+
 def make_handlers(
     store_provider: Callable[[], TrackingStore],
     artifacts_destination: str | os.PathLike[str],
@@ -114,6 +133,7 @@ def make_handlers(
         base_url: a prefix before every route (``""`` for the server root).
         ignored: other collaborators a server offers (``ingest``, ``backend``, ...).
     """
+    _allow_long_queries()
     text = os.fspath(artifacts_destination)
     if "://" in text and not text.startswith("file://"):
         artifacts_uri = prefix = text.rstrip("/")
@@ -140,6 +160,7 @@ def make_handlers(
     for api in ARTIFACT_PREFIXES:
         for path, cls in ARTIFACT_ROUTES:
             routes.append((f"{base}{api}/{path}", cls, kwargs))
+    routes.append((f"{base}/get-artifact", GetRunArtifact, kwargs))
     routes.append((f"{base}/health", Health, {}))
     routes.append((f"{base}/version", Version, {}))
     for api in (*API_PREFIXES, *ARTIFACT_PREFIXES):

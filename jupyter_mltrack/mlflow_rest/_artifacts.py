@@ -26,11 +26,18 @@ import tornado.web
 from ..artifacts import get_artifact_repository, validate_artifact_path
 from ..artifacts.base import ArtifactRepository, ArtifactWriter
 from ..errors import InvalidParameter
-from ._base import MlflowHandler
+from ._base import Message, MlflowHandler
 from ._convert import file_info_json
 from ._models import META_PREFIX
 
-__all__ = ["CHUNK_BYTES", "ArtifactFile", "ArtifactList", "safe_artifact_path"]
+__all__ = [
+    "CHUNK_BYTES",
+    "ArtifactFile",
+    "ArtifactList",
+    "GetRunArtifact",
+    "mime_type",
+    "safe_artifact_path",
+]
 
 #: Size of the chunks a download reads and flushes.
 CHUNK_BYTES = 1024 * 1024
@@ -93,22 +100,7 @@ class ArtifactFile(MlflowHandler):
     async def get(self, path: str) -> None:
         reader = await self.ctx.io(lambda: _root(self).open_reader(self._path))
         try:
-            name = posixpath.basename(self._path)
-            kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            if kind.startswith("text/"):
-                kind = "text/plain"
-            self.set_header("Content-Type", kind)
-            self.set_header("Content-Disposition", f'attachment; filename="{name}"')
-            self.set_header("X-Content-Type-Options", "nosniff")
-            size = await self.ctx.io(lambda: _size(reader))
-            if size is not None:
-                self.set_header("Content-Length", str(size))
-            while True:
-                chunk = await self.ctx.io(lambda: reader.read(CHUNK_BYTES))
-                if not chunk:
-                    break
-                self.write(chunk)
-                await self.flush()  # wait for the socket: at most one chunk in memory
+            await stream_file(self, reader, posixpath.basename(self._path))
         finally:
             await self.ctx.io(reader.close)
         self.finish()
@@ -127,6 +119,88 @@ class ArtifactFile(MlflowHandler):
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.abort()  # a no-op once committed
+
+
+#: File kinds MLflow's server sends as ``text/plain`` (its ``TEXT_EXTENSIONS``; a name
+#: without an extension, ``MLmodel``, counts as its own extension).
+TEXT_EXTENSIONS = frozenset(
+    [
+        "txt",
+        "log",
+        "err",
+        "cfg",
+        "conf",
+        "cnf",
+        "cf",
+        "ini",
+        "properties",
+        "prop",
+        "hocon",
+        "toml",
+        "yaml",
+        "yml",
+        "xml",
+        "json",
+        "js",
+        "py",
+        "py3",
+        "csv",
+        "tsv",
+        "md",
+        "rst",
+        "MLmodel",
+        "mlproject",
+    ]
+)
+
+
+def mime_type(name: str) -> str:
+    """The ``Content-Type`` MLflow's server gives a downloaded file called ``name``."""
+    extension = posixpath.splitext(name)[1].lstrip(".") or name
+    if extension in TEXT_EXTENSIONS:
+        return "text/plain"
+    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return "text/plain" if kind.startswith("text/") else kind
+
+
+async def stream_file(handler: MlflowHandler, reader: Any, name: str) -> None:
+    """Send an open artifact as MLflow does: its type, as an attachment, in chunks."""
+    handler.set_header("Content-Type", mime_type(name))
+    handler.set_header("Content-Disposition", f'attachment; filename="{name}"')
+    handler.set_header("X-Content-Type-Options", "nosniff")
+    size = await handler.ctx.io(lambda: _size(reader))
+    if size is not None:
+        handler.set_header("Content-Length", str(size))
+    while True:
+        chunk = await handler.ctx.io(lambda: reader.read(CHUNK_BYTES))
+        if not chunk:
+            break
+        handler.write(chunk)
+        await handler.flush()  # wait for the socket: at most one chunk in memory
+
+
+class GetRunArtifact(MlflowHandler):
+    """``GET /get-artifact?run_id=&path=``: one file of a run (the route MLflow's web UI
+    and ``mlflow.artifacts`` helpers read images and text through), streamed."""
+
+    async def get(self) -> None:
+        msg = self.message()
+        run_id = msg.string("run_id") or msg.string("run_uuid")
+        if not run_id:
+            raise Message.missing("run_id")
+        raw = msg.string("path", required=True)
+        try:
+            path = validate_artifact_path(raw)
+        except InvalidParameter:
+            raise InvalidParameter("Invalid path") from None  # MLflow's exact message
+        run = await self.ctx.run(lambda c: c.get_run(run_id))
+        repo = get_artifact_repository(run.info.artifact_uri)
+        reader = await self.ctx.io(lambda: repo.open_reader(path))
+        try:
+            await stream_file(self, reader, posixpath.basename(path))
+        finally:
+            await self.ctx.io(reader.close)
+        self.finish()
 
 
 def _size(reader: Any) -> int | None:

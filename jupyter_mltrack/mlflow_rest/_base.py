@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -25,7 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 import tornado.web
 
-from ..errors import InvalidParameter, MltrackError
+from ..errors import InvalidParameter, MltrackError, RunNotFound
 from ..store.base import TrackingStore
 from ..tracking.core import TrackingCore
 
@@ -113,6 +114,18 @@ class MlflowContext:
         return await asyncio.get_running_loop().run_in_executor(self.artifact_executor, fn)
 
 
+_NO_RUN = re.compile(r"^No run with id '([^']*)'")
+
+
+def _mlflow_message(exc: MltrackError) -> str:
+    """MLflow's wording where its clients or tests match on it (``Run with id=X not found``)."""
+    if isinstance(exc, RunNotFound):
+        match = _NO_RUN.match(exc.message)
+        if match:
+            return f"Run with id={match.group(1)} not found"
+    return exc.message
+
+
 def mlflow_error(
     exc: BaseException | None, status: int, request_id: str
 ) -> tuple[int, dict[str, Any]]:
@@ -120,7 +133,7 @@ def mlflow_error(
     if isinstance(exc, MltrackError):
         return _STATUS_OF_CODE.get(exc.code, exc.http_status), {
             "error_code": exc.code,
-            "message": exc.message,
+            "message": _mlflow_message(exc),
         }
     if isinstance(exc, tornado.web.HTTPError) or exc is None:
         code = getattr(exc, "status_code", status)
@@ -150,9 +163,16 @@ class Message:
     messages for missing or malformed fields.
     """
 
-    def __init__(self, body: dict[str, Any] | None, query: dict[str, list[bytes]] | None) -> None:
+    def __init__(
+        self,
+        body: dict[str, Any] | None,
+        query: dict[str, list[bytes]] | None,
+        prefix: str = "",
+    ) -> None:
         self._body = body
         self._query = query
+        #: Written before field names in messages (``metrics[0].`` for a batch item).
+        self._prefix = prefix
 
     @staticmethod
     def missing(name: str) -> InvalidParameter:
@@ -163,8 +183,12 @@ class Message:
 
     @staticmethod
     def invalid(name: str, value: Any, expected: str) -> InvalidParameter:
+        try:  # MLflow writes the value as JSON: "5" for a string, 5 for a number
+            shown = json.dumps(value)
+        except (TypeError, ValueError):
+            shown = repr(value)
         return InvalidParameter(
-            f"Invalid value {value!r:.100} for parameter '{name}' supplied: it must be {expected}."
+            f"Invalid value {shown:.100} for parameter '{name}' supplied: it must be {expected}."
         )
 
     def _raw(self, name: str) -> Any:
@@ -182,44 +206,48 @@ class Message:
         value = self._raw(name)
         if value is None or (required and value == ""):
             if required:
-                raise self.missing(name)
+                raise self.missing(self._prefix + name)
             return default
-        if isinstance(value, int | float) and not isinstance(value, bool) and name.endswith("_id"):
-            return str(value)  # MLflow's proto parser accepts numbers for string ids
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and name in ("experiment_id", "experiment_ids")
+        ):
+            return str(value)  # numeric experiment ids are accepted; MLflow refuses run_id 31
         if not isinstance(value, str):
-            raise self.invalid(name, value, "a string")
+            raise self.invalid(self._prefix + name, value, "a string")
         return value
 
     def integer(self, name: str, *, required: bool = False, default: int | None = None) -> Any:
         value = self._raw(name)
         if value is None:
             if required:
-                raise self.missing(name)
+                raise self.missing(self._prefix + name)
             return default
         if isinstance(value, str):
             try:
                 return int(value)
             except ValueError:
-                raise self.invalid(name, value, "an integer") from None
+                raise self.invalid(self._prefix + name, value, "an integer") from None
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if not isinstance(value, int) or isinstance(value, bool):
-            raise self.invalid(name, value, "an integer")
+            raise self.invalid(self._prefix + name, value, "an integer")
         return value
 
     def number(self, name: str, *, required: bool = False) -> float | None:
         value = self._raw(name)
         if value is None:
             if required:
-                raise self.missing(name)
+                raise self.missing(self._prefix + name)
             return None
         if isinstance(value, str):  # proto3 JSON writes NaN and infinities as strings
             try:
                 return float(value)
             except ValueError:
-                raise self.invalid(name, value, "a number") from None
+                raise self.invalid(self._prefix + name, value, "a number") from None
         if not isinstance(value, int | float) or isinstance(value, bool):
-            raise self.invalid(name, value, "a number")
+            raise self.invalid(self._prefix + name, value, "a number")
         return float(value)
 
     def boolean(self, name: str, default: bool = False) -> bool:
@@ -229,7 +257,7 @@ class Message:
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         if not isinstance(value, bool):
-            raise self.invalid(name, value, "true or false")
+            raise self.invalid(self._prefix + name, value, "true or false")
         return value
 
     def strings(self, name: str) -> list[str]:
@@ -242,7 +270,7 @@ class Message:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-            raise self.invalid(name, value, "a list of strings")
+            raise self.invalid(self._prefix + name, value, "a list of strings")
         return [str(v) for v in value]
 
     def objects(self, name: str) -> list[dict[str, Any]]:
@@ -251,7 +279,7 @@ class Message:
         if value is None:
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.invalid(name, value, "a list of JSON objects")
+            raise self.invalid(self._prefix + name, value, "a list of JSON objects")
         return value
 
     def key_values(self, name: str) -> dict[str, str]:

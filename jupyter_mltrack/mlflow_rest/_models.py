@@ -198,9 +198,7 @@ class LoggedModels(Base):
         tags = msg.key_values("tags")
 
         def create(c: TrackingCore) -> dict[str, Any]:
-            exp = c.get_experiment(exp_id)
-            if run_id:
-                c.get_run(run_id)
+            exp = c.get_experiment(exp_id)  # source_run_id is kept as given, as in MLflow
             model_id = "m-" + secrets.token_hex(16)
             now = _now()
             return {

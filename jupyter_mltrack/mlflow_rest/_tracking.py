@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..entities import Dataset, Metric, Param, Run, RunTag
-from ..errors import InvalidParameter, NotFound
+from ..errors import InvalidParameter, NotFound, RunNotFound
 from ..store.base import RunQuery
 from ..tracking.core import TrackingCore
 from ._base import Message, MlflowHandler
@@ -232,12 +232,18 @@ class CreateRun(Base):
                     f"The experiment {exp_id} must be in the 'active' state. "
                     f"Current state is {exp.lifecycle_stage}."
                 )
+            known_parent = parent
+            if parent is not None:
+                try:  # MLflow keeps a parent tag naming no run; we nest only under real runs
+                    c.get_run(parent)
+                except RunNotFound:
+                    known_parent = None
             run = c.create_run(
                 exp_id,
                 start_time=start,
                 tags=tags,
                 run_name=name,
-                parent_run_id=parent,
+                parent_run_id=known_parent,
                 user_id=user,
             )
             return {"run": self.run_body(c, run)}
@@ -281,8 +287,8 @@ class GetRun(Base):
         await self.answer(lambda c: {"run": self.run_body(c, c.get_run(run_id))})
 
 
-def _metric(item: dict[str, Any], where: str) -> Metric:
-    msg = Message(item, None)
+def _metric(item: dict[str, Any], where: str, prefix: str = "") -> Metric:
+    msg = Message(item, None, prefix)
     key = msg.string("key", required=True)
     value = msg.number("value", required=True)
     timestamp = msg.integer("timestamp", required=True)
@@ -353,7 +359,13 @@ class DeleteTag(Base):
         key = msg.string("key", required=True)
 
         def delete(c: TrackingCore) -> None:
-            if key not in c.get_run(run_id).data.tags:
+            run = c.get_run(run_id)
+            if run.info.lifecycle_stage != "active":  # MLflow checks the run first
+                raise InvalidParameter(
+                    f"The run {run_id} must be in the 'active' state. "
+                    f"Current state is {run.info.lifecycle_stage}."
+                )
+            if key not in run.data.tags:
                 raise NotFound(f"No tag with name: {key} in run with id {run_id}")
             c.delete_tag(run_id, key)
 
@@ -372,7 +384,10 @@ class LogBatch(Base):
     async def post(self) -> None:
         msg = self.message()
         run_id = _run_id(msg)
-        metrics = [_metric(m, "log-batch metrics") for m in msg.objects("metrics")]
+        metrics = [
+            _metric(m, "log-batch metrics", f"metrics[{i}].")
+            for i, m in enumerate(msg.objects("metrics"))
+        ]
         params = [Param(k, v) for k, v in _pairs(msg, "params")]
         tags = [RunTag(k, v) for k, v in _pairs(msg, "tags")]
         _batch_limit("metrics", MAX_METRICS_PER_BATCH, len(metrics))
@@ -397,8 +412,8 @@ class LogBatch(Base):
 
 def _pairs(msg: Message, name: str) -> list[tuple[str, str]]:
     out = []
-    for item in msg.objects(name):
-        entry = Message(item, None)
+    for i, item in enumerate(msg.objects(name)):
+        entry = Message(item, None, f"{name}[{i}].")
         value = entry.string("value", default="")
         out.append((entry.string("key", required=True), value))
     return out
@@ -542,6 +557,44 @@ class GetMetricHistory(Base):
         await self.answer(history)
 
 
+class GetMetricHistoryBulk(Base):
+    """``metrics/get-history-bulk`` (MLflow's UI asks it): one key's history of several
+    runs, runs in id order, each run's points by (timestamp, step, value), at most
+    ``max_results`` points in all."""
+
+    async def get(self) -> None:
+        msg = self.message()
+        run_ids = msg.strings("run_id")
+        if not run_ids:
+            raise InvalidParameter("GetMetricHistoryBulk request must specify at least one run_id.")
+        if len(run_ids) > MAX_RUNS_BULK:
+            raise InvalidParameter(
+                f"GetMetricHistoryBulk request cannot specify more than {MAX_RUNS_BULK} "
+                f"run_ids. Received {len(run_ids)} run_ids."
+            )
+        key = msg.string("metric_key")
+        if not key:
+            raise InvalidParameter("GetMetricHistoryBulk request must specify a metric_key.")
+        limit = msg.integer("max_results", default=MAX_HISTORY_PAGE)
+        if not 1 <= limit <= MAX_HISTORY_PAGE:
+            raise Message.invalid("max_results", limit, f"between 1 and {MAX_HISTORY_PAGE}")
+
+        def history(c: TrackingCore) -> dict[str, Any]:
+            out: list[dict[str, Any]] = []
+            for run_id in sorted(set(run_ids)):
+                try:
+                    points = c.get_metric_history(run_id, key)
+                except RunNotFound:
+                    continue  # as MLflow's store: an unknown run has no points
+                ordered = sorted(points, key=lambda m: (m.timestamp_ms, m.step, m.value))
+                out.extend(metric_json(m, run_id) for m in ordered)
+                if len(out) >= limit:
+                    break
+            return {"metrics": out[:limit]}
+
+        await self.answer(history)
+
+
 class GetMetricHistoryBulkInterval(Base):
     async def get(self) -> None:
         msg = self.message()
@@ -611,7 +664,10 @@ class ListArtifacts(Base):
         from ..artifacts import get_artifact_repository, validate_artifact_path
 
         if path is not None:
-            path = validate_artifact_path(path)
+            try:
+                path = validate_artifact_path(path)
+            except InvalidParameter:
+                raise InvalidParameter("Invalid path") from None  # MLflow's exact message
         repo = get_artifact_repository(run.info.artifact_uri)
         infos = await self.ctx.io(lambda: repo.list_artifacts(path))
         root = run_info_json(run.info, self.prefix)["artifact_uri"]
@@ -644,5 +700,6 @@ TRACKING_ROUTES: list[tuple[str, type[MlflowHandler]]] = [
     ("runs/search", SearchRuns),
     ("metrics/get-history", GetMetricHistory),
     ("metrics/get-history-bulk-interval", GetMetricHistoryBulkInterval),
+    ("metrics/get-history-bulk", GetMetricHistoryBulk),
     ("artifacts/list", ListArtifacts),
 ]

@@ -60,6 +60,21 @@ WHITE_BOX = re.compile(
     r"mlflow_client_with_secrets|\bapp\.|sqlalchemy|subprocess\.|cli_env|fastapi"
 )
 
+#: Names in a test's source that mean a GenAI feature (evaluation datasets).
+GENAI_BODY = re.compile(
+    r"\bcreate_dataset\(|mlflow\.genai|genai\.datasets|\b(add|remove)_dataset_(to|from)_experiments\("
+)
+#: Routes of MLflow's web UI that are not in its REST API (service.proto): the Flask app
+#: serves them to its own pages; mltrack serves its own UI (the JupyterLab extension).
+UI_ROUTES = re.compile(
+    r"/upload-artifact|/model-versions/get-artifact|"
+    r"experiments/search-datasets|logged-models/[^\"]*/artifacts/files"
+)
+#: Tests that assert the artifact locations of a server started without the proxy
+#: (``--default-artifact-root file://tmp`` and no ``--artifacts-destination``); mltrack
+#: server always proxies, as ``mlflow server --artifacts-destination`` does.
+UNPROXIED_ROOT = re.compile(r"artifact_location\.startswith\(path_to_local_file_uri")
+
 CONFTEST = '''
 """Written by jupyter-mltrack's runner: MLflow's server launchers start mltrack server."""
 import contextlib, os, queue, re, shutil, signal, subprocess, sys, tempfile, threading, time
@@ -215,19 +230,25 @@ def db_uri(tmp_path):
     return f"sqlite:///{tmp_path}/unused.db"
 
 
-@pytest.fixture(autouse=True)
-def _mltrack_seam(request, monkeypatch):
-    module = request.module
+def _patch(module):
     if hasattr(module, "ServerThread"):
-        monkeypatch.setattr(module, "ServerThread", OurServerThread)
+        module.ServerThread = OurServerThread
     if hasattr(module, "initialize_backend_stores"):
-        monkeypatch.setattr(module, "initialize_backend_stores", lambda *a, **k: None)
+        module.initialize_backend_stores = lambda *a, **k: None
     if hasattr(module, "_launch_server"):
-        monkeypatch.setattr(module, "_launch_server", our_launch_server)
+        module._launch_server = our_launch_server
     if hasattr(module, "_init_server"):
-        monkeypatch.setattr(module, "_init_server", our_init_server)
+        module._init_server = our_init_server
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Patch MLflow's launchers in every collected module before any fixture runs (the
+    module-scoped ``artifacts_server`` starts before function-scoped fixtures could)."""
     import tests.tracking.integration_test_utils as utils
-    monkeypatch.setattr(utils, "_init_server", our_init_server)
+
+    _patch(utils)
+    for module in {item.module for item in items if getattr(item, "module", None)}:
+        _patch(module)
 '''
 
 
@@ -264,6 +285,12 @@ def classify(path: Path) -> dict[str, str]:
             out[node.name] = "another feature (tracing/GenAI/registry/workspaces)"
         elif WHITE_BOX.search(body):
             out[node.name] = "white-box (MLflow's server internals)"
+        elif GENAI_BODY.search(body):
+            out[node.name] = "another feature (GenAI evaluation datasets)"
+        elif UI_ROUTES.search(body):
+            out[node.name] = "MLflow UI's own routes (not in service.proto)"
+        elif UNPROXIED_ROOT.search(body):
+            out[node.name] = "a server without the artifact proxy (local artifact root)"
     return out
 
 
@@ -273,7 +300,8 @@ def main() -> int:
     parser.add_argument("--ref", default="HEAD", help="tag or branch (default HEAD)")
     parser.add_argument("--out", type=Path, default=None, help="keep the checkout here")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()  # pytest's own options after --
+    args.pytest_args = [*args.pytest_args, *extra]
     dest = args.out or Path(tempfile.mkdtemp(prefix="mlflow-rest-suite-"))
     dest.mkdir(parents=True, exist_ok=True)
     version = checkout(args.mirror, args.ref, dest)
