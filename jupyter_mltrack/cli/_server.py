@@ -16,6 +16,7 @@ from ..settings import (
     ENV_SERVER_WORKERS,
 )
 from ._common import Context
+from ._server_admin import register_admin
 
 __all__ = ["register"]
 
@@ -116,6 +117,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="show the full traceback when the server fails to start",
     )
     p.set_defaults(handler=server_cmd, needs_store=False)
+    register_admin(p)  # mltrack server users|tokens|permissions (cli/_server_admin.py)
 
 
 def server_cmd(ctx: Context) -> int:

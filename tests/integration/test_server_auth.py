@@ -381,3 +381,76 @@ def test_permission_matrix(
                 status, _ = call(server, method, path, body, auth=user)
             want = expected_status[_MATRIX[level][op]]
             assert status == want, (level, op, method, path, status)
+
+
+def test_cli_administers_users_tokens_and_permissions(server: ServerProcess) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def cli(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+        full = {**os.environ, "MLTRACK_TRACKING_URI": server.url, **env}
+        for name in (
+            "MLFLOW_TRACKING_USERNAME",
+            "MLFLOW_TRACKING_PASSWORD",
+            "MLFLOW_TRACKING_TOKEN",
+        ):
+            full.pop(name, None)
+        return subprocess.run(
+            [sys.executable, "-m", "jupyter_mltrack.cli", "server", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=full,
+            timeout=120,
+        )
+
+    admin = {"MLTRACK_TRACKING_USERNAME": ADMIN[0], "MLTRACK_TRACKING_PASSWORD": ADMIN[1]}
+    made = cli("users", "create", "erin", "--password-stdin", stdin="erin-password-1\n", **admin)
+    assert made.returncode == 0, made.stderr
+    listed = cli("users", "list", "--json", **admin)
+    assert "erin" in {u["username"] for u in json.loads(listed.stdout)}
+    anonymous = cli("users", "list")
+    assert anonymous.returncode == 1 and "HTTP 401" in anonymous.stderr
+    exp = call(server, "POST", "/api/2.0/mlflow/experiments/create", {"name": "cli-exp"})[1][
+        "experiment_id"
+    ]
+    assert cli("permissions", "grant", "erin", exp, "EDIT", **admin).returncode == 0
+    perms = json.loads(cli("permissions", "list", "--user", "erin", "--json", **admin).stdout)
+    assert perms == [
+        {
+            "username": "erin",
+            "resource_type": "experiment",
+            "resource_id": exp,
+            "permission": "EDIT",
+        }
+    ]
+    erin = {"MLTRACK_TRACKING_USERNAME": "erin", "MLTRACK_TRACKING_PASSWORD": "erin-password-1"}
+    token = cli("tokens", "create", "--name", "cli", **erin)
+    assert token.returncode == 0 and token.stdout.startswith("mlt_")
+    secret = token.stdout.strip()
+    assert (
+        call(server, "GET", f"/api/2.0/mlflow/experiments/get?experiment_id={exp}", auth=secret)[0]
+        == 200
+    )
+    tokens = json.loads(cli("tokens", "list", "--json", **erin).stdout)
+    assert secret not in json.dumps(tokens)
+    assert cli("tokens", "revoke", tokens[0]["id"], **erin).returncode == 0
+    assert (
+        call(server, "GET", f"/api/2.0/mlflow/experiments/get?experiment_id={exp}", auth=secret)[0]
+        == 401
+    )
+    assert cli("permissions", "revoke", "erin", exp, **admin).returncode == 0
+    changed = cli(
+        "users", "set-password", "erin", "--password-stdin", stdin="erin-password-2\n", **admin
+    )
+    assert changed.returncode == 0
+    assert (
+        call(server, "GET", "/api/2.0/mlflow/users/current", auth=("erin", "erin-password-2"))[0]
+        == 200
+    )
+    assert cli("users", "delete", "erin", **admin).returncode == 0
+    assert (
+        call(server, "GET", "/api/2.0/mlflow/users/current", auth=("erin", "erin-password-2"))[0]
+        == 401
+    )
