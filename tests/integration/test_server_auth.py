@@ -454,3 +454,79 @@ def test_cli_administers_users_tokens_and_permissions(server: ServerProcess) -> 
         call(server, "GET", "/api/2.0/mlflow/users/current", auth=("erin", "erin-password-2"))[0]
         == 401
     )
+
+
+def _raw_post(
+    server: ServerProcess, path: str, length: int, auth: tuple[str, str] | None
+) -> tuple[int, dict[str, Any]]:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.putrequest("POST", path)
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(length))
+    conn.putheader("Expect", "100-continue")
+    if auth:
+        conn.putheader(
+            "Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+        )
+    conn.endheaders()
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    conn.close()
+    return response.status, body
+
+
+def test_oversized_bodies_are_413_for_users_and_401_unread_for_anonymous(
+    server: ServerProcess,
+) -> None:
+    size = 17 * 1024 * 1024  # never sent: the answer comes from the headers
+    status, body = _raw_post(server, "/api/2.0/mlflow/experiments/create", size, ADMIN)
+    assert status == 413 and body["error_code"] == "RESOURCE_LIMIT_EXCEEDED"
+    status, body = _raw_post(server, "/api/2.0/mlflow/experiments/create", size, None)
+    assert status == 401 and body["error_code"] == "UNAUTHENTICATED"
+
+
+def test_fuzzed_bodies_and_filters_as_a_restricted_user_never_500(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from test_mlflow_rest_input import BODIES, ERROR_CODES, FILTERS, POST_ROUTES
+
+    frank = _new_user(server, "frank")
+    mine = call(
+        server, "POST", "/api/2.0/mlflow/experiments/create", {"name": "frank-own"}, auth=frank
+    )[1]
+    hidden = call(server, "POST", "/api/2.0/mlflow/experiments/create", {"name": "not-franks"})[1]
+    ids = [mine["experiment_id"], hidden["experiment_id"], "0"]
+    for exp, who in ((mine, frank), (hidden, ADMIN)):
+        made = call(
+            server,
+            "POST",
+            "/api/2.0/mlflow/runs/create",
+            {"experiment_id": exp["experiment_id"]},
+            auth=who,
+        )
+        assert made[0] == 200, made
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(route=POST_ROUTES, body=BODIES, text=FILTERS)
+    def check(route: str, body: dict[str, Any], text: str) -> None:
+        status, reply = call(server, "POST", "/api/2.0/mlflow/" + route, body, auth=frank)
+        assert status < 500, (route, body, reply)
+        if status >= 400:
+            assert reply["error_code"] in {*ERROR_CODES, "PERMISSION_DENIED"}, reply
+        status, reply = call(
+            server,
+            "POST",
+            "/api/2.0/mlflow/runs/search",
+            {"experiment_ids": ids, "filter": text},
+            auth=frank,
+        )
+        assert status in (200, 400), (text, status, reply)
+        if status == 200:  # never a run of the experiment frank may not read
+            assert all(
+                r["info"]["experiment_id"] == mine["experiment_id"] for r in reply.get("runs", [])
+            )
+
+    check()
