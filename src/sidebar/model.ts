@@ -11,6 +11,10 @@ import type { IRunRow, IRunsPage, IRunsQuery, IRunsCount } from '../api/lab';
 
 /** Rows per request. */
 export const BLOCK_SIZE = 100;
+/** Block reads in flight at once: while scrolling fast, later wishes replace earlier ones
+ * (only the blocks in view when a read finishes are read next), so requests never pile up
+ * behind a store that answers slower than the scroll moves. */
+export const MAX_IN_FLIGHT = 2;
 
 /** Where the model reads (a `LabApi` in JupyterLab; anything with these two in tests). */
 export interface IRunsSource {
@@ -256,12 +260,18 @@ export class RunsModel {
     ) {
       return;
     }
+    if (this._inFlight >= MAX_IN_FLIGHT) {
+      this._deferred = true; // read what is in view once a slot frees
+      return;
+    }
     const generation = this._generation;
     this._fresh.add(block);
+    this._inFlight++;
     let page: IRunsPage;
     try {
       page = await this._source.runs(this.query(block * BLOCK_SIZE));
     } catch (reason) {
+      this._settled();
       if (generation !== this._generation) {
         return;
       }
@@ -277,6 +287,7 @@ export class RunsModel {
       this._changed.emit();
       return;
     }
+    this._settled();
     if (generation !== this._generation) {
       return; // a newer query started meanwhile
     }
@@ -294,6 +305,14 @@ export class RunsModel {
       void this._count(generation);
     }
     this._changed.emit();
+  }
+
+  private _settled(): void {
+    this._inFlight--;
+    if (this._deferred) {
+      this._deferred = false;
+      void Promise.resolve().then(() => this.show(...this._visible));
+    }
   }
 
   private async _count(generation: number): Promise<void> {
@@ -319,6 +338,8 @@ export class RunsModel {
   private _known = 0;
   private _hasMore = true;
   private _counting = false;
+  private _inFlight = 0;
+  private _deferred = false;
   private _generation = 0;
   private _visible: [number, number] = [0, 40];
   private _anchor = 0;

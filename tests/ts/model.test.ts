@@ -147,3 +147,32 @@ describe('RunsModel', () => {
     expect(src.asked.at(-1)?.order_by).toEqual(['metrics.acc ASC']);
   });
 });
+
+describe('RunsModel while scrolling fast', () => {
+  it('keeps at most MAX_IN_FLIGHT reads and then reads only what is in view', async () => {
+    const src = source(100_000);
+    const pending: (() => void)[] = [];
+    const slow = {
+      count: src.count,
+      runs: (q: IRunsQuery) =>
+        new Promise<IRunsPage>(resolve => {
+          pending.push(() => void src.runs(q).then(resolve));
+        })
+    };
+    const model = new RunsModel(slow);
+    model.experimentIds = ['1'];
+    void model.reset(); // block 0
+    for (let first = 1000; first <= 9000; first += 1000) {
+      void model.show(first, first + 30); // a fast scroll: 9 positions
+    }
+    expect(pending.length).toBe(2);
+    pending.shift()!();
+    pending.shift()!();
+    await new Promise(r => setTimeout(r, 0));
+    // one deferred read, of the last position only
+    expect(pending.length).toBe(1);
+    pending.shift()!();
+    await new Promise(r => setTimeout(r, 0));
+    expect(src.asked.map(q => q.offset)).toEqual([0, 1000, 9000]);
+  });
+});
