@@ -30,6 +30,9 @@ def test_owner_killed_repeatedly_loses_nothing_and_duplicates_nothing(
         for i in range(3)
     ]
     owners = [service_env.wait_owner(timeout=20)]
+    for w in writers:  # every run exists before the first kill (a busy machine is slow)
+        first = w.stdout.readline()
+        assert first.startswith(b"run "), (first, w.stderr.read().decode()[-3000:])
     for _ in range(3):
         time.sleep(0.8)  # let batches flow to this owner
         kill_pid(owners[-1], signal.SIGKILL)
