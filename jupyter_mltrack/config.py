@@ -88,6 +88,12 @@ def resolve_duckdb_path(uri: str, base_dir: str | os.PathLike[str] | None = None
 
     A relative path is taken relative to ``base_dir`` (default: the working directory).
     """
+    if not uri.startswith("duckdb:"):
+        if "://" in uri:
+            raise InvalidParameter(
+                f"{uri!r} is not a DuckDB store URI; use 'duckdb:///path/store.duckdb'."
+            )
+        return _absolute(Path(uri), base_dir)  # a plain file path
     rest = uri[len("duckdb:") :]
     if rest.startswith("//"):
         rest = rest[2:]
