@@ -166,7 +166,10 @@ def mime_type(name: str) -> str:
 async def stream_file(handler: MlflowHandler, reader: Any, name: str) -> None:
     """Send an open artifact as MLflow does: its type, as an attachment, in chunks."""
     handler.set_header("Content-Type", mime_type(name))
-    handler.set_header("Content-Disposition", f'attachment; filename="{name}"')
+    # MLflow (werkzeug's send_file) quotes the name only when it must
+    plain = all(c.isalnum() or c in "._+-" for c in name)
+    shown = name if plain and name else '"' + name.replace('"', "") + '"'
+    handler.set_header("Content-Disposition", f"attachment; filename={shown}")
     handler.set_header("X-Content-Type-Options", "nosniff")
     size = await handler.ctx.io(lambda: _size(reader))
     if size is not None:
