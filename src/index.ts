@@ -4,7 +4,10 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { sidebarPlugin } from './sidebar';
+import { viewsPlugin } from './views';
 
-const plugins: JupyterFrontEndPlugin<unknown>[] = [sidebarPlugin];
+// the views first: they define mltrack:open-run and mltrack:compare, which the sidebar
+// only stands in for when the views are absent
+const plugins: JupyterFrontEndPlugin<unknown>[] = [viewsPlugin, sidebarPlugin];
 
 export default plugins;

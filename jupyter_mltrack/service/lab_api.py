@@ -51,6 +51,8 @@ from .api_base import ApiContext, ApiHandler
 from .lab_types import (
     ArtifactList,
     ArtifactQuery,
+    ArtifactTable,
+    ArtifactTableQuery,
     ChangeEvent,
     ColumnsQuery,
     ColumnsReply,
@@ -73,6 +75,10 @@ __all__ = ["LAB_API_PATH", "LAB_ROUTES", "LabContext", "LabRoute", "PageCache", 
 LAB_API_PATH = "/mltrack/api/lab"
 #: Largest page of ``GET /runs``.
 MAX_PAGE = 1000
+#: Most rows of ``GET /runs/{run_id}/artifact/table``.
+MAX_TABLE_ROWS = 10_000
+#: Table artifacts it reads, by extension.
+TABLE_FORMATS = (".csv", ".tsv", ".parquet")
 #: Seconds between keep-alive comments on an idle change stream.
 KEEPALIVE_S = 15.0
 _COLUMN = re.compile(r"(params|metrics|tags)\.(.+)", re.S)
@@ -443,6 +449,71 @@ def artifact_bytes(core: TrackingCore, run_id: str, path: str) -> bytes:
         return local.read_bytes()
 
 
+def artifact_table(core: TrackingCore, run_id: str, q: ArtifactTableQuery) -> dict[str, Any]:
+    """The body of ``GET /runs/{run_id}/artifact/table`` (``ArtifactTable``): the first
+    ``limit`` rows of a CSV, TSV or Parquet artifact, read in batches (a large file is
+    streamed, never loaded whole), and the number of rows of the whole file."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if not 1 <= q.limit <= MAX_TABLE_ROWS:
+        raise InvalidParameter(f"limit must be in 1..{MAX_TABLE_ROWS}, got {q.limit}.")
+    suffix = Path(q.path).suffix.lower()
+    if suffix not in TABLE_FORMATS:
+        raise InvalidParameter(
+            f"{q.path!r} is not a table artifact: pass a {', '.join(TABLE_FORMATS)} file "
+            "(other files: GET /runs/{run_id}/artifact)."
+        )
+    core.get_run(run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = Path(core.download_artifacts(run_id, q.path, tmp))
+        except FileNotFoundError as exc:
+            raise ArtifactNotFound(f"No artifact {q.path!r} in run {run_id}.") from exc
+        if local.is_dir():
+            raise InvalidParameter(f"{q.path!r} is a directory, not a table file.")
+        batches: list[Any] = []
+        kept = total = 0
+        try:
+            if suffix == ".parquet":
+                reader: Any = pq.ParquetFile(local)
+                schema = reader.schema_arrow
+                total = int(reader.metadata.num_rows)
+                stream = reader.iter_batches(batch_size=min(q.limit, 1024))
+            else:
+                stream = pacsv.open_csv(
+                    local,
+                    parse_options=pacsv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ","),
+                )
+                schema = stream.schema
+            for batch in stream:
+                if suffix != ".parquet":
+                    total += batch.num_rows
+                if kept < q.limit:
+                    batches.append(batch.slice(0, q.limit - kept))
+                    kept += batches[-1].num_rows
+                elif suffix == ".parquet":
+                    break
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InvalidParameter(
+                f"{q.path!r} could not be read as {suffix[1:].upper()}: {exc}"
+            ) from exc
+        table = pa.Table.from_batches(batches, schema=schema)
+    columns = table.column_names
+    rows = [[_json_cell(row[c]) for c in columns] for row in table.to_pylist()]
+    return {"path": q.path, "columns": columns, "rows": rows, "total_rows": total}
+
+
+def _json_cell(value: Any) -> Any:
+    """A table value as JSON: numbers (non-finite as wire strings), text, bool, null."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return encode_float(value)
+    return str(value)
+
+
 def series(core: TrackingCore, q: SeriesQuery) -> dict[str, Any]:
     """The body of ``GET /series`` (``SeriesReply``): M4 buckets flattened to x/y points."""
     if not 1 <= q.width <= 10_000:
@@ -540,6 +611,12 @@ class LabArtifactHandler(LabHandler):
         kind = mimetypes.guess_type(q.path)[0] or "application/octet-stream"
         self.set_header("Cache-Control", "no-store")
         self.reply(data, kind)
+
+
+class LabArtifactTableHandler(LabHandler):
+    async def get(self, run_id: str) -> None:
+        q: ArtifactTableQuery = self.parse(ArtifactTableQuery)
+        await self.answer(lambda c: artifact_table(c, run_id, q))
 
 
 class LabSeriesHandler(LabHandler):
@@ -647,6 +724,14 @@ LAB_ROUTES: list[LabRoute] = [
         "One level of a run's artifacts.",
         ArtifactQuery,
         reply=ArtifactList,
+    ),
+    LabRoute(
+        "get",
+        "/runs/{run_id}/artifact/table",
+        LabArtifactTableHandler,
+        "The first rows of a CSV, TSV or Parquet artifact as a JSON table.",
+        ArtifactTableQuery,
+        reply=ArtifactTable,
     ),
     LabRoute(
         "get",
