@@ -141,14 +141,18 @@ def test_service_status_and_stop_commands(service_env: ServiceEnv) -> None:
 
 
 def test_a_dead_owners_stale_lock_and_socket_are_recovered(service_env: ServiceEnv) -> None:
-    client = TrackingClient(service_env.uri)
-    run_id = client.create_run("0").info.run_id
+    first = TrackingClient(service_env.uri)
+    run_id = first.create_run("0").info.run_id
     dead = service_env.wait_owner()
+    # no client of ours may start the next owner (a heartbeat would) before `status` looks
+    first.close()
+    close_all_stores()
     kill_pid(dead)
     assert wait_gone(dead, 10)
     assert service_env.lock_info()["pid"] == dead  # the info stays, the flock is gone
     status = service_env.cli("service", "status")
     assert f"its last owner, pid {dead}, died" in status.stdout
+    client = TrackingClient(service_env.uri)
     client.log_metric(run_id, "x", 1.0)
     client.flush()  # the client starts the next owner
     new = service_env.wait_owner()
