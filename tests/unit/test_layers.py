@@ -23,8 +23,8 @@ LAYERS: list[set[str]] = [
     {"tracking"},
     {"service", "mlflow_rest"},
     {"widgets"},
-    {"server", "cli", "testing", "autolog", "magics", "_jupyter", "_schema_ts", "__init__"},
     {"teamserver"},
+    {"server", "cli", "testing", "autolog", "magics", "_jupyter", "_schema_ts", "__init__"},
 ]
 #: Same-layer imports that are part of the design (the facade exposes the top layer).
 SAME_LAYER_OK = {
