@@ -7,7 +7,6 @@ Functions take a read cursor (or a query callable over one) from
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +36,7 @@ from ..search import (
     parse_order_by,
     search_fingerprint,
 )
+from ..series import check_series_request, x_range_predicates
 from .dialect import in_list
 
 Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
@@ -212,44 +212,15 @@ _X_AXES = {
     "wall_time": "CAST(m.timestamp_ms AS DOUBLE)",
     "relative_time": "CAST(m.timestamp_ms - r.start_time_ms AS DOUBLE)",
 }
-# The stored column each axis is computed from, for range predicates the scan can prune
-# row groups with (an expression such as ``CAST(step AS DOUBLE) >= ?`` prunes nothing).
-_X_COLUMN = {"step": "m.step", "wall_time": "m.timestamp_ms", "relative_time": "m.timestamp_ms"}
 
 
 def _x_range(con: duckdb.DuckDBPyConnection, req: SeriesRequest) -> tuple[str, list[object]]:
-    """Predicates for ``x_min``/``x_max`` on the stored integer columns.
+    def start_bounds() -> tuple[Any, Any]:
+        where = in_list("run_id")
+        sql = f"SELECT min(start_time_ms), max(start_time_ms) FROM store.runs WHERE {where}"
+        return tuple(con.execute(sql, [list(req.run_ids)]).fetchall()[0])
 
-    For relative time the stored bound is widened by the spread of the requested runs'
-    start times (a superset of each run's range) and the exact bound is applied to ``x``.
-    """
-    lo_shift = hi_shift = 0
-    exact = ""
-    if req.x_axis == "relative_time" and (req.x_min is not None or req.x_max is not None):
-        ids = list(req.run_ids)
-        row = con.execute(
-            "SELECT min(start_time_ms), max(start_time_ms) FROM store.runs "
-            f"WHERE {in_list('run_id')}",
-            [ids],
-        ).fetchall()[0]
-        if row[0] is None:
-            return "", []
-        lo_shift, hi_shift = int(row[0]), int(row[1])
-        exact = _X_AXES["relative_time"]
-    column = _X_COLUMN[req.x_axis]
-    sql, params = "", list[object]()
-    for op, bound, shift, rounded in (
-        (">=", req.x_min, lo_shift, math.ceil),
-        ("<=", req.x_max, hi_shift, math.floor),
-    ):
-        if bound is None:
-            continue
-        sql += f" AND {column} {op} ?"
-        params.append(rounded(bound) + shift)
-        if exact:
-            sql += f" AND {exact} {op} ?"
-            params.append(float(bound))
-    return sql, params
+    return x_range_predicates(req, _X_AXES["relative_time"], start_bounds)
 
 
 def metric_series(con: duckdb.DuckDBPyConnection, req: SeriesRequest) -> pa.Table:
@@ -260,10 +231,7 @@ def metric_series(con: duckdb.DuckDBPyConnection, req: SeriesRequest) -> pa.Tabl
     the range holds, not what the history holds: the bounds become predicates on the
     stored columns, which the scan uses to skip row groups.
     """
-    if req.x_axis not in _X_AXES:
-        raise InvalidParameter(f"Unknown x axis {req.x_axis!r}; use one of {', '.join(_X_AXES)}.")
-    if not isinstance(req.width, int) or not 1 <= req.width <= 100_000:
-        raise InvalidParameter(f"width must be an integer in 1..100000, got {req.width!r}.")
+    check_series_request(req, _X_AXES)
     rng, rng_params = _x_range(con, req)
     join = "JOIN store.runs r ON r.run_id = m.run_id" if req.x_axis == "relative_time" else ""
     # Grouping by the run's position in the request (an integer) instead of its id text,

@@ -8,7 +8,6 @@ column by column from the fetched rows.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +32,7 @@ from ..search import (
     parse_order_by,
     search_fingerprint,
 )
+from ..series import check_series_request, x_range_predicates
 from .connection import Con
 from .dialect import in_list
 from .migrations import VIEWS_SCHEMA
@@ -210,7 +210,6 @@ _X_AXES = {
     "wall_time": "m.timestamp_ms::float8",
     "relative_time": "(m.timestamp_ms - r.start_time_ms)::float8",
 }
-_X_COLUMN = {"step": "m.step", "wall_time": "m.timestamp_ms", "relative_time": "m.timestamp_ms"}
 _SERIES_FIELDS = [
     ("run_id", pa.string()),
     ("bucket", pa.int64()),
@@ -227,44 +226,19 @@ _SERIES_FIELDS = [
 
 
 def _x_range(con: Con, req: SeriesRequest) -> tuple[str, list[object]]:
-    """Predicates for ``x_min``/``x_max`` on the stored integer columns (the index can use
-    them); for relative time widened by the spread of start times, then exact on ``x``."""
-    lo_shift = hi_shift = 0
-    exact = ""
-    if req.x_axis == "relative_time" and (req.x_min is not None or req.x_max is not None):
-        row = con.fetchall(
-            "SELECT min(start_time_ms), max(start_time_ms) FROM store.runs "
-            f"WHERE {in_list('run_id')}",
-            [list(req.run_ids)],
-        )[0]
-        if row[0] is None:
-            return "", []
-        lo_shift, hi_shift = int(row[0]), int(row[1])
-        exact = _X_AXES["relative_time"]
-    column = _X_COLUMN[req.x_axis]
-    sql, params = "", list[object]()
-    for op, bound, shift, rounded in (
-        (">=", req.x_min, lo_shift, math.ceil),
-        ("<=", req.x_max, hi_shift, math.floor),
-    ):
-        if bound is None:
-            continue
-        sql += f" AND {column} {op} ?"
-        params.append(rounded(bound) + shift)
-        if exact:
-            sql += f" AND {exact} {op} ?"
-            params.append(float(bound))
-    return sql, params
+    def start_bounds() -> tuple[Any, Any]:
+        where = in_list("run_id")
+        sql = f"SELECT min(start_time_ms), max(start_time_ms) FROM store.runs WHERE {where}"
+        return tuple(con.fetchall(sql, [list(req.run_ids)])[0])
+
+    return x_range_predicates(req, _X_AXES["relative_time"], start_bounds)
 
 
 def metric_series(con: Con, req: SeriesRequest) -> pa.Table:
     """M4 downsampling, as the DuckDB store's: per run and x bucket the first, min, max and
     last points. PostgreSQL has no ``arg_min``: ``min(ARRAY[x, value])`` is the point with
     the smallest x (arrays compare element by element), and so on for the others."""
-    if req.x_axis not in _X_AXES:
-        raise InvalidParameter(f"Unknown x axis {req.x_axis!r}; use one of {', '.join(_X_AXES)}.")
-    if not isinstance(req.width, int) or not 1 <= req.width <= 100_000:
-        raise InvalidParameter(f"width must be an integer in 1..100000, got {req.width!r}.")
+    check_series_request(req, _X_AXES)
     rng, rng_params = _x_range(con, req)
     join = "JOIN store.runs r ON r.run_id = m.run_id" if req.x_axis == "relative_time" else ""
     sql = f"""
