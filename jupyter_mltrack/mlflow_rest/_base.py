@@ -28,7 +28,7 @@ import tornado.web
 
 from ..errors import InvalidParameter, MltrackError, RunNotFound
 from ..store.base import TrackingStore
-from ..tracking.core import TrackingCore
+from ..tracking.core import CoreCache, TrackingCore
 
 __all__ = [
     "MAX_JSON_BODY_BYTES",
@@ -93,15 +93,11 @@ class MlflowContext:
     #: ``file://`` form of the root, as the store writes run artifact URIs under it.
     artifacts_prefix: str
     logged_models: Any = None  # _models.LoggedModelStore (set by make_handlers)
-    _cores: dict[int, TrackingCore] = field(default_factory=dict)
+    _cores: CoreCache = field(default_factory=CoreCache)
 
     def core(self) -> TrackingCore:
         """The validating core over the store the provider returns now."""
-        store = self.store_provider()
-        core = self._cores.get(id(store))
-        if core is None or core.store is not store:
-            core = self._cores[id(store)] = TrackingCore(store)
-        return core
+        return self._cores.of(self.store_provider())
 
     async def run(self, fn: Callable[[TrackingCore], T]) -> T:
         """``fn(core)`` on the store executor."""

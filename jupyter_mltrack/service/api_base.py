@@ -30,7 +30,7 @@ import tornado.web
 from ..errors import InvalidParameter, MltrackError
 from ..store.base import TrackingStore
 from ..store.remote.wire import ARROW_CONTENT_TYPE, JSON_CONTENT_TYPE, dumps, loads, table_to_ipc
-from ..tracking.core import TrackingCore
+from ..tracking.core import CoreCache, TrackingCore
 
 __all__ = [
     "REQUEST_ID_HEADER",
@@ -80,15 +80,11 @@ class ApiContext:
     heartbeat: Heartbeat
     info: Info
     ingest_many: IngestMany | None = None
-    _cores: dict[int, TrackingCore] = field(default_factory=dict)
+    _cores: CoreCache = field(default_factory=CoreCache)
 
     def core(self) -> TrackingCore:
         """The validating core over the store the provider returns now."""
-        store = self.store_provider()
-        core = self._cores.get(id(store))
-        if core is None or core.store is not store:
-            core = self._cores[id(store)] = TrackingCore(store)
-        return core
+        return self._cores.of(self.store_provider())
 
     async def run(self, fn: Callable[[TrackingCore], T]) -> T:
         """``fn(core)`` on the store executor."""

@@ -50,7 +50,7 @@ from .validation import (
     validate_timestamp,
 )
 
-__all__ = ["PagedList", "TrackingCore", "now_ms"]
+__all__ = ["CoreCache", "PagedList", "TrackingCore", "now_ms"]
 
 VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
 
@@ -792,3 +792,17 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # no user database entry (containers)
         return "unknown"
+
+
+class CoreCache:
+    """One :class:`TrackingCore` per store object, for handlers whose store provider may
+    return another store later (a reopened one): ``cache.of(provider())``."""
+
+    def __init__(self) -> None:
+        self._cores: dict[int, TrackingCore] = {}
+
+    def of(self, store: TrackingStore) -> TrackingCore:
+        core = self._cores.get(id(store))
+        if core is None or core.store is not store:  # an id reused by a new object
+            core = self._cores[id(store)] = TrackingCore(store)
+        return core
