@@ -15,6 +15,7 @@ import type { IChangeEvent, IColumnsReply, IRunRow } from '../api/lab';
 import { breakablePath, errorLine, formatTime } from './format';
 import { RunsGrid } from './grid';
 import { IRunsSource, RunsModel } from './model';
+import { element } from '../widgets/lib/dom';
 
 /** Where the panel gets its data (injected, so the panel has no URLs of its own). */
 export interface ISidebarSources extends IRunsSource {
@@ -53,19 +54,6 @@ export const REFRESH_INTERVAL_MS = 3000;
 export const SEARCH_DEBOUNCE_MS = 150;
 /** Metric columns shown before the user chooses. */
 export const DEFAULT_METRIC_COLUMNS = 3;
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
 
 function ownerText(info: IServerInfo): string {
   const owner = info.store_owner;

@@ -21,6 +21,7 @@ import { formatNumber, formatTime } from '../widgets/lib/format';
 import { IChartOptions, MetricChart } from './chart';
 import { formatBytes, formatDuration, NOTE_TAG, wireNumber } from './data';
 import { previewArtifact, renderBundle } from './preview';
+import { element as el } from '../widgets/lib/dom';
 
 export const RUN_TABS = [
   'overview',
@@ -57,21 +58,6 @@ const GIT_TAGS = [
   'mltrack.git.dirty'
 ];
 const HOST_TAGS = ['mltrack.host', 'mltrack.python', 'mltrack.platform'];
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className = '',
-  text = ''
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text) {
-    node.textContent = text;
-  }
-  return node;
-}
 
 /** A two-column table of `rows`. */
 function keyValues(

@@ -14,6 +14,8 @@ import type { AnyModel, Render } from '@anywidget/types';
 
 import { request, RequestError } from './lib/request';
 
+import { element } from './lib/dom';
+
 import './runDiff.css';
 
 /** The traitlets of RunDiff that this view reads or writes. */
@@ -68,21 +70,6 @@ export function formatNumber(value: WireNumber, signed = false): string {
     ? String(value)
     : String(Number(value.toPrecision(6)));
   return signed && value > 0 ? `+${text}` : text;
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 function runHeader(diff: IDiff, first: string): HTMLTableRowElement {

@@ -26,6 +26,8 @@ import {
   RequestError
 } from './lib/request';
 
+import { element } from './lib/dom';
+
 import './runTable.css';
 
 /** The traitlets of RunTable that this view reads or writes. */
@@ -92,19 +94,6 @@ export function nextOrder(current: string[], column: string): string[] {
 
 function columnWidth(name: string): number {
   return name === 'run_id' ? 120 : name === 'start_time' ? 160 : 140;
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 const render: Render<IRunTableModel> = ({ model, el, signal }) => {
