@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Sequence
 
 from ..errors import MltrackError
-from . import _artifacts, _db, _experiments, _gc, _runs, _server, _service, _sql
+from . import _artifacts, _db, _experiments, _gc, _models, _runs, _server, _service, _sql
 from ._common import Context, global_options
 
 __all__ = ["build_parser", "main"]
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     global_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
-    for module in (_experiments, _runs, _artifacts, _sql, _gc, _service, _server, _db):
+    for module in (_experiments, _runs, _artifacts, _sql, _gc, _service, _server, _db, _models):
         module.register(subparsers)
     return parser
 
