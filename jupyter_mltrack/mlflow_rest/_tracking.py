@@ -659,8 +659,11 @@ class GetMetricHistoryBulkInterval(Base):
 def bulk_interval(
     core: TrackingCore, run_ids: list[str], key: str, limit: int, start: int | None, end: int | None
 ) -> list[dict[str, Any]]:
-    """MLflow's sampling: at most ``limit`` steps spread over the range, each run's first
-    and last step kept, the points of every run at those steps (ordered by step, time)."""
+    """MLflow's sampling (its ``AbstractStore.get_metric_history_bulk_interval``): of the
+    steps any run logged inside the range, those at ``int(i * n / limit)`` for
+    ``i < limit`` plus the last one, plus each run's first and last step; then every point
+    of each run at a chosen step, ordered by (step, time), at most ``MAX_RESULTS_PER_RUN``
+    per run (several points at one step all come back, as MLflow's REST tests expect)."""
     histories = [(r, core.get_metric_history(r, key)) for r in run_ids]
     every = [np.asarray(h.steps, dtype=np.int64) for _, h in histories]
     steps = np.unique(np.concatenate(every)) if every else np.array([], dtype=np.int64)
@@ -668,9 +671,11 @@ def bulk_interval(
     hi = (int(steps[-1]) if len(steps) else 0) if end is None else end
     bounds = {int(s) for run in every if len(run) for s in (run.min(), run.max())}
     inside = steps[(steps >= lo) & (steps <= hi)]
+    limit = max(1, limit)
     if len(inside) > limit:
-        picks = np.unique(np.round(np.linspace(0, len(inside) - 1, limit)).astype(np.int64))
-        chosen = {int(s) for s in inside[picks]}
+        interval = len(inside) / limit
+        chosen = {int(inside[int(i * interval)]) for i in range(limit)}
+        chosen.add(int(inside[-1]))
     else:
         chosen = {int(s) for s in inside}
     chosen |= {s for s in bounds if lo <= s <= hi}
@@ -678,7 +683,7 @@ def bulk_interval(
     for run_id, history in histories:
         points = [m for m in history if m.step in chosen]
         points.sort(key=lambda m: (m.step, m.timestamp_ms))
-        out.extend(metric_json(m, run_id) for m in points[:limit])
+        out.extend(metric_json(m, run_id) for m in points[:MAX_RESULTS_PER_RUN])
     return out
 
 
