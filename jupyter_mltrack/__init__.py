@@ -68,6 +68,12 @@ from .tracking.fluent_ops import (
     set_experiment_tags,
     sql,
 )
+from .tracking.fluent_registry import (
+    get_logged_model,
+    last_logged_model,
+    register_model,
+    search_logged_models,
+)
 
 try:
     from ._version import __version__
@@ -100,11 +106,13 @@ __all__ = [
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
+    "get_logged_model",
     "get_metric_history",
     "get_metric_series",
     "get_run",
     "get_tracking_uri",
     "last_active_run",
+    "last_logged_model",
     "list_artifacts",
     "log_artifact",
     "log_artifacts",
@@ -120,9 +128,15 @@ __all__ = [
     "log_params",
     "log_table",
     "log_text",
+    "models",
+    "projects",
+    "pyfunc",
+    "pytorch",
+    "register_model",
     "restore_experiment",
     "restore_run",
     "search_experiments",
+    "search_logged_models",
     "search_runs",
     "set_experiment",
     "set_experiment_tag",
@@ -130,6 +144,7 @@ __all__ = [
     "set_tag",
     "set_tags",
     "set_tracking_uri",
+    "sklearn",
     "sql",
     "start_run",
     "widgets",
@@ -137,7 +152,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("data", "widgets"):  # imported on first use (widgets load ipywidgets)
+    if name in ("data", "widgets", "projects", "models", "sklearn", "pytorch", "pyfunc"):
+        # imported on first use (widgets load ipywidgets, flavors their ML libraries)
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

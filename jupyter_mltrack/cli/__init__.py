@@ -22,7 +22,18 @@ import traceback
 from collections.abc import Sequence
 
 from ..errors import MltrackError
-from . import _artifacts, _db, _experiments, _gc, _models, _runs, _server, _service, _sql
+from . import (
+    _artifacts,
+    _db,
+    _experiments,
+    _gc,
+    _models,
+    _projects,
+    _runs,
+    _server,
+    _service,
+    _sql,
+)
 from ._common import Context, global_options
 
 __all__ = ["build_parser", "main"]
@@ -37,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     global_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
-    for module in (_experiments, _runs, _artifacts, _sql, _gc, _service, _server, _db, _models):
+    modules = (_experiments, _runs, _artifacts, _sql, _gc, _service, _server, _db, _models)
+    for module in (*modules, _projects):
         module.register(subparsers)
     return parser
 

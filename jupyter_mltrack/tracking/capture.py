@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import getpass
 import importlib.metadata
+import json
 import logging
 import os
 import platform
@@ -59,6 +60,10 @@ TAG_GIT_DIRTY = "mltrack.git.dirty"
 TAG_HOST = "mltrack.host"
 TAG_PYTHON = "mltrack.python"
 TAG_PLATFORM = "mltrack.platform"
+#: A script run (``python train.py --lr 0.1``): its argv as a JSON list and the working
+#: directory, so ``mltrack runs reproduce`` can give the same command.
+TAG_ARGV = "mltrack.source.argv"
+TAG_CWD = "mltrack.source.cwd"
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,9 @@ def capture_run_context(source: str | None = None, max_diff_bytes: int = 100_000
     if user:
         tags[TAG_USER] = user
     tags.update(_host_tags())
+    if source is None and source_type == SOURCE_TYPE_LOCAL and source_name.endswith(".py"):
+        tags[TAG_ARGV] = json.dumps(sys.argv)[:5000]
+        tags[TAG_CWD] = str(Path.cwd())
     artifacts = {ARTIFACT_REQUIREMENTS: requirements_text()}
 
     git_tags, diff = _git_state(git_dir, max_diff_bytes)

@@ -57,6 +57,9 @@ __all__ = [
 
 ENV_EXPERIMENT_NAME = "MLTRACK_EXPERIMENT_NAME"
 ENV_EXPERIMENT_ID = "MLTRACK_EXPERIMENT_ID"
+#: Set by ``mltrack run`` for its command: the first ``start_run()`` (without a run id, not
+#: nested) resumes that run instead of creating one, and the variable is removed.
+ENV_RUN_ID = "MLTRACK_RUN_ID"
 
 _clients: dict[str, TrackingClient] = {}
 _clients_lock = threading.Lock()
@@ -244,7 +247,8 @@ def start_run(
     """Start (or resume, with ``run_id``) a run and make it active.
 
     Use as a context manager: ``with mt.start_run(run_name="lr-0.1"): ...``.
-    ``nested=True`` makes the run a child of the active run.
+    ``nested=True`` makes the run a child of the active run. Under ``mltrack run``
+    (``MLTRACK_RUN_ID`` set), the first such call resumes the project's run.
     """
     client = get_client()
     stack = _runs.stack
@@ -257,6 +261,11 @@ def start_run(
         log_system_metrics is None and os.environ.get("MLTRACK_ENABLE_SYSTEM_METRICS") == "true"
     )
     interval_s = _system_metrics_interval() if want_system_metrics else None
+    if run_id is None and not nested and not stack:
+        # a project run (mltrack run) passes its run: the first start_run attaches to it
+        run_id = os.environ.pop(ENV_RUN_ID, None) or None
+        if run_id is not None and tags:
+            client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     if run_id is not None:
         run = client.resume_run(run_id)
     else:

@@ -21,10 +21,15 @@ LAYERS: list[set[str]] = [
     {"data", "artifacts"},
     {"store"},
     {"tracking"},
+    {"models"},  # model format, signatures, load_model (uses the tracking client for URIs)
     {"service", "mlflow_rest"},
     {"widgets"},
     {"teamserver"},
-    {"server", "cli", "testing", "autolog", "magics", "_jupyter", "_schema_ts", "__init__"},
+    {"serving"},
+    {"deployments"},
+    {"server", "cli", "testing", "autolog", "magics", "_jupyter", "_schema_ts", "__init__"}
+    | {"projects"}
+    | {"sklearn", "pytorch", "pyfunc"},  # the model flavors (mt.sklearn re-exports autolog)
 ]
 #: Same-layer imports that are part of the design (the facade exposes the top layer).
 SAME_LAYER_OK = {
@@ -33,6 +38,9 @@ SAME_LAYER_OK = {
     ("__init__", "magics"),
     ("_jupyter", "server"),
     ("cli", "service"),
+    ("sklearn", "autolog"),  # mt.sklearn.autolog is the sklearn autolog
+    ("cli", "projects"),  # mltrack run, init, runs reproduce
+    ("projects", "magics"),  # reproduce reads what %%track records (magics.capture)
 }
 
 
