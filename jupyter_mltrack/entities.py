@@ -19,9 +19,13 @@ __all__ = [
     "Experiment",
     "FileInfo",
     "LifecycleStage",
+    "LoggedModel",
+    "LoggedModelStatus",
     "Metric",
     "MetricHistory",
+    "ModelVersion",
     "Param",
+    "RegisteredModel",
     "Run",
     "RunData",
     "RunInfo",
@@ -358,3 +362,121 @@ class MetricHistory(Sequence[Metric]):
             names = ("dataset_name", "dataset_digest", "model_id")
             columns.update(zip(names, self.links, strict=True))
         return pd.DataFrame(columns)
+
+
+# ---------------------------------------------------------------- logged models, registry
+class LoggedModelStatus:
+    """The states of a logged model (MLflow 3's ``LoggedModelStatus`` names)."""
+
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+    ALL = ("PENDING", "READY", "FAILED")
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedModel:
+    """A model logged in an experiment (MLflow 3): ``model_id`` is ``m-<32 hex>``.
+
+    ``metrics`` are the points logged with ``model_id`` set to this model (the latest point
+    per run, key and dataset); ``artifact_location`` is
+    ``<experiment artifact location>/models/<model_id>/artifacts``.
+    """
+
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_location: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    status: str = LoggedModelStatus.PENDING
+    source_run_id: str | None = None
+    model_type: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[Metric] = field(default_factory=list)
+
+    @property
+    def model_uri(self) -> str:
+        """``models:/<model_id>``, the URI ``load_model`` takes."""
+        return f"models:/{self.model_id}"
+
+    def to_dictionary(self) -> dict[str, Any]:
+        """A plain dict of every field (metrics as dicts), as MLflow's method of that name."""
+        return {
+            "model_id": self.model_id,
+            "experiment_id": self.experiment_id,
+            "name": self.name,
+            "artifact_location": self.artifact_location,
+            "creation_timestamp": self.creation_timestamp,
+            "last_updated_timestamp": self.last_updated_timestamp,
+            "status": self.status,
+            "source_run_id": self.source_run_id,
+            "model_type": self.model_type,
+            "tags": dict(self.tags),
+            "params": dict(self.params),
+            "metrics": [
+                {
+                    "key": m.key,
+                    "value": m.value,
+                    "timestamp": m.timestamp_ms,
+                    "step": m.step,
+                    "run_id": m.run_id,
+                    "dataset_name": m.dataset_name,
+                    "dataset_digest": m.dataset_digest,
+                    "model_id": m.model_id,
+                }
+                for m in self.metrics
+            ],
+            "model_uri": self.model_uri,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One version of a registered model; ``version`` is a string (``"1"``) as in MLflow.
+
+    Lineage: ``source`` (where the files are), ``run_id`` (the run that produced it) and
+    ``model_id`` (the logged model, MLflow 3). ``aliases`` are the aliases that point here.
+    """
+
+    name: str
+    version: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str = ""
+    source: str = ""
+    run_id: str | None = None
+    model_id: str | None = None
+    status: str = "READY"
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    user_id: str = ""
+    run_link: str = ""
+
+    @property
+    def current_stage(self) -> str:
+        """MLflow's deprecated stage: always ``"None"`` (aliases replace stages)."""
+        return "None"
+
+    @property
+    def status_message(self) -> str:
+        return ""
+
+    @property
+    def model_uri(self) -> str:
+        """``models:/<name>/<version>``."""
+        return f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    """A registered model: a unique ``name``, its versions' aliases and latest version."""
+
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    latest_versions: list[ModelVersion] = field(default_factory=list)

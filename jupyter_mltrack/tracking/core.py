@@ -40,6 +40,7 @@ from ..settings import MAX_RESULTS_PAGE
 from ..store.base import LinkedMetricRow, MetricRow, RunPage, RunQuery, SeriesRequest, TrackingStore
 from .artifact_client import ArtifactMethods
 from .names import generate_run_name
+from .registry_core import RegistryMethods
 from .validation import (
     validate_experiment_name,
     validate_key,
@@ -84,7 +85,7 @@ class PagedList(list[Run]):
         printer.text(runs_text(self, self.token))
 
 
-class TrackingCore(ArtifactMethods):
+class TrackingCore(ArtifactMethods, RegistryMethods):
     """Validated, synchronous access to one tracking store (``store`` is injected).
 
     Logging to a run that has ended is allowed, as in MLflow (a notebook evaluates and
@@ -721,6 +722,12 @@ def check_run_query(query: RunQuery) -> RunQuery:
             raise InvalidParameter(f"order_by items must be strings, got {item!r}.")
     if query.page_token is not None and not isinstance(query.page_token, str):
         raise InvalidParameter(f"page_token must be a string, got {query.page_token!r}.")
+    for column in query.columns or ():
+        kind, _, key = column.partition(".") if isinstance(column, str) else ("", "", "")
+        if kind not in ("params", "metrics", "tags") or not key:
+            raise InvalidParameter(
+                f"Column {column!r} is not params.<key>, metrics.<key> or tags.<key>."
+            )
     return query
 
 

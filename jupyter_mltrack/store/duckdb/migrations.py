@@ -106,7 +106,43 @@ _V3 = [
     "ALTER TABLE store.metrics ADD COLUMN link_id INTEGER",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+#: Logged models (MLflow 3) and the model registry (docs/registry.md). Names are the keys:
+#: a rename updates them in every table, in one transaction. ``next_version`` keeps version
+#: numbers from being reused after a delete (as MLflow's stores). A logged model's metrics
+#: are the metric points whose link names it (``metric_links.model_id``, indexed here).
+_V4 = [
+    """CREATE TABLE store.logged_models (
+        model_id VARCHAR PRIMARY KEY, experiment_id VARCHAR NOT NULL, name VARCHAR NOT NULL,
+        artifact_location VARCHAR NOT NULL, creation_timestamp BIGINT NOT NULL,
+        last_updated_timestamp BIGINT NOT NULL, status VARCHAR NOT NULL,
+        source_run_id VARCHAR, model_type VARCHAR)""",
+    """CREATE TABLE store.logged_model_tags (
+        model_id VARCHAR NOT NULL, key VARCHAR NOT NULL, value VARCHAR NOT NULL,
+        PRIMARY KEY (model_id, key))""",
+    """CREATE TABLE store.logged_model_params (
+        model_id VARCHAR NOT NULL, key VARCHAR NOT NULL, value VARCHAR NOT NULL,
+        PRIMARY KEY (model_id, key))""",
+    "CREATE INDEX metric_links_by_model ON store.metric_links (model_id)",
+    """CREATE TABLE store.registered_models (
+        name VARCHAR NOT NULL, creation_timestamp BIGINT NOT NULL,
+        last_updated_timestamp BIGINT NOT NULL, description VARCHAR NOT NULL,
+        next_version INTEGER NOT NULL)""",
+    "CREATE UNIQUE INDEX registered_models_by_name ON store.registered_models (name)",
+    """CREATE TABLE store.registered_model_tags (
+        name VARCHAR NOT NULL, key VARCHAR NOT NULL, value VARCHAR NOT NULL)""",
+    """CREATE TABLE store.model_versions (
+        name VARCHAR NOT NULL, version INTEGER NOT NULL, creation_timestamp BIGINT NOT NULL,
+        last_updated_timestamp BIGINT NOT NULL, description VARCHAR NOT NULL,
+        source VARCHAR NOT NULL, run_id VARCHAR, model_id VARCHAR, status VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL, run_link VARCHAR NOT NULL)""",
+    """CREATE TABLE store.model_version_tags (
+        name VARCHAR NOT NULL, version INTEGER NOT NULL, key VARCHAR NOT NULL,
+        value VARCHAR NOT NULL)""",
+    """CREATE TABLE store.registered_model_aliases (
+        name VARCHAR NOT NULL, alias VARCHAR NOT NULL, version INTEGER NOT NULL)""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

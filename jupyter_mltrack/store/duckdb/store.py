@@ -8,7 +8,8 @@ each job lives in its own module:
 - :mod:`.reads`: run loading, search, histories, series, SQL;
 - :mod:`.migrations`: the numbered schema migrations and the documented views;
 - :mod:`.dialect`: the little SQL only DuckDB speaks;
-- :mod:`.service_ops`: what only the owner process needs (idempotent ingest, liveness).
+- :mod:`.service_ops`: what only the owner process needs (idempotent ingest, liveness);
+- :mod:`.registry`: logged models and the model registry (SQL shared with PostgreSQL).
 
 Reads run on read cursors and never wait behind a write; writes share the one
 connection under its lock.
@@ -31,6 +32,7 @@ from . import reads, writes
 from .connection import DEFAULT_READERS, Database
 from .dialect import in_list
 from .migrations import migrate
+from .registry import DuckDBRegistry
 from .writes import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "DuckDBStore", "UriRoot"]
@@ -57,7 +59,7 @@ class UriRoot:
         return f"UriRoot({self.uri!r})"
 
 
-class DuckDBStore:
+class DuckDBStore(DuckDBRegistry):
     """A tracking store in one DuckDB file (``duckdb:///path/store.duckdb``).
 
     Artifacts default to ``<store dir>/artifacts/<experiment_id>/<run_id>/artifacts``.
