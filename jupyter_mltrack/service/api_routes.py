@@ -32,6 +32,7 @@ from ..store.remote.wire import (
 )
 from ..tracking.core import TrackingCore
 from .api_base import ApiHandler
+from .api_registry import REGISTRY_ROUTES
 
 __all__ = ["ROUTES"]
 
@@ -346,4 +347,5 @@ ROUTES: list[tuple[str, type[ApiHandler]]] = [
     (r"/sql", SqlHandler),
     (r"/gc", GcHandler),
     (r"/heartbeats", HeartbeatHandler),
+    *REGISTRY_ROUTES,
 ]

@@ -308,6 +308,57 @@ class RegistryMethods:
             _optional_text(run_link, "run_link") or "",
         )
 
+    def create_model_version_as(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None,
+        tags: dict[str, Any] | None,
+        description: str | None,
+        model_id: str | None,
+        user_id: str,
+        run_link: str | None,
+    ) -> ModelVersion:
+        """Create a version with exactly these values, each validated (the store API's
+        route: the calling client named the user)."""
+        if not isinstance(user_id, str):
+            raise InvalidParameter(f"user_id must be a string, got {user_id!r}.")
+        if not isinstance(source, str) or not source:
+            raise InvalidParameter(
+                f"source must be a non-empty URI or path of the model files, got {source!r}."
+            )
+        return self._registry().create_model_version(
+            _model_name(name),
+            source,
+            None if run_id is None else _text_id(run_id, "run_id"),
+            _tag_map(tags),
+            _description(description),
+            None if model_id is None else _model_id(model_id),
+            user_id,
+            _optional_text(run_link, "run_link") or "",
+        )
+
+    # pages with every field checked (the store API's routes)
+    def registered_models_page(self, query: RegistryQuery) -> ModelPage[RegisteredModel]:
+        return self._registry().search_registered_models(_checked_query(query))
+
+    def model_versions_page(self, query: RegistryQuery) -> ModelPage[ModelVersion]:
+        return self._registry().search_model_versions(_checked_query(query))
+
+    def logged_models_page(self, query: LoggedModelQuery) -> ModelPage[LoggedModel]:
+        if not isinstance(query, LoggedModelQuery):
+            raise InvalidParameter(f"Expected a LoggedModelQuery, got {type(query).__name__}.")
+        ids = tuple(_text_id(e, "experiment id") for e in query.experiment_ids)
+        return self._registry().search_logged_models(
+            LoggedModelQuery(
+                ids,
+                _filter(query.filter_string),
+                _max_results(query.max_results),
+                _order_by(list(query.order_by)),
+                _token(query.page_token),
+            )
+        )
+
     def get_model_version(self, name: str, version: Any) -> ModelVersion:
         return self._registry().get_model_version(_model_name(name), _version(version))
 
@@ -468,6 +519,17 @@ def _paged(fetch: Any, max_results: int | None, page_token: str | None) -> Model
         token = page.next_page_token
         if token is None:
             return ModelList(items, None)
+
+
+def _checked_query(query: Any) -> RegistryQuery:
+    if not isinstance(query, RegistryQuery):
+        raise InvalidParameter(f"Expected a RegistryQuery, got {type(query).__name__}.")
+    return RegistryQuery(
+        _filter(query.filter_string),
+        _max_results(query.max_results),
+        _order_by(list(query.order_by)),
+        _token(query.page_token),
+    )
 
 
 def _name(value: Any, what: str) -> str:

@@ -306,3 +306,19 @@ def test_search_model_versions(reg):
     assert len(page.items) == 2 and page.next_page_token is not None
     rest = reg.search_model_versions(RegistryQuery("", 2, (), page.next_page_token))
     assert [(v.name, v.version) for v in rest.items] == [("b", "1")]
+
+
+def test_every_store_implements_the_registry_protocol_with_its_signatures():
+    import inspect
+
+    from jupyter_mltrack.store.duckdb.store import DuckDBStore
+    from jupyter_mltrack.store.postgres.store import PostgresStore
+    from jupyter_mltrack.store.remote import RemoteStore
+
+    names = [n for n in dir(RegistryStore) if not n.startswith("_")]
+    assert "search_registered_models" in names and "create_logged_model" in names
+    for cls in (DuckDBStore, PostgresStore, RemoteStore):
+        for name in names:
+            want = inspect.signature(getattr(RegistryStore, name))
+            have = inspect.signature(getattr(cls, name))
+            assert list(have.parameters) == list(want.parameters), (cls.__name__, name)

@@ -1,7 +1,8 @@
 """Numbered schema migrations of the PostgreSQL store.
 
 The numbering follows the DuckDB store's (:mod:`jupyter_mltrack.store.duckdb.migrations`):
-1 the tracking tables, 2 idempotent ingest and run liveness, 3 metric links; each
+1 the tracking tables, 2 idempotent ingest and run liveness, 3 metric links, 4 logged
+models and the model registry; each
 database gets what its engine does best (PostgreSQL keeps the three link columns in
 ``metrics``, where NULLs cost a bit in the row header). Tables live in schema ``store``,
 the documented read-only views of ``mt.sql`` in schema ``mltrack_views``.
@@ -99,7 +100,45 @@ _V3 = [
     "ALTER TABLE store.metrics ADD COLUMN model_id TEXT",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+#: Logged models (MLflow 3) and the model registry, as DuckDB's migration 4 (with primary
+#: keys here: PostgreSQL updates key columns in place, so renames need no care), and an
+#: index that finds a logged model's metric points.
+_V4 = [
+    """CREATE TABLE store.logged_models (
+        model_id TEXT PRIMARY KEY, experiment_id TEXT NOT NULL, name TEXT NOT NULL,
+        artifact_location TEXT NOT NULL, creation_timestamp BIGINT NOT NULL,
+        last_updated_timestamp BIGINT NOT NULL, status TEXT NOT NULL,
+        source_run_id TEXT, model_type TEXT)""",
+    "CREATE INDEX logged_models_by_experiment ON store.logged_models "
+    "(experiment_id, creation_timestamp DESC)",
+    """CREATE TABLE store.logged_model_tags (
+        model_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (model_id, key))""",
+    """CREATE TABLE store.logged_model_params (
+        model_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (model_id, key))""",
+    "CREATE INDEX metrics_by_model ON store.metrics (model_id, key) WHERE model_id IS NOT NULL",
+    """CREATE TABLE store.registered_models (
+        name TEXT PRIMARY KEY, creation_timestamp BIGINT NOT NULL,
+        last_updated_timestamp BIGINT NOT NULL, description TEXT NOT NULL,
+        next_version INTEGER NOT NULL)""",
+    """CREATE TABLE store.registered_model_tags (
+        name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (name, key))""",
+    """CREATE TABLE store.model_versions (
+        name TEXT NOT NULL, version INTEGER NOT NULL, creation_timestamp BIGINT NOT NULL,
+        last_updated_timestamp BIGINT NOT NULL, description TEXT NOT NULL,
+        source TEXT NOT NULL, run_id TEXT, model_id TEXT, status TEXT NOT NULL,
+        user_id TEXT NOT NULL, run_link TEXT NOT NULL, PRIMARY KEY (name, version))""",
+    "CREATE INDEX model_versions_by_run ON store.model_versions (run_id)",
+    """CREATE TABLE store.model_version_tags (
+        name TEXT NOT NULL, version INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (name, version, key))""",
+    """CREATE TABLE store.registered_model_aliases (
+        name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
+        PRIMARY KEY (name, alias))""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: The documented views of ``mt.sql`` (docs/sql.md), the same columns as DuckDB's.

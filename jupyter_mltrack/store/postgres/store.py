@@ -8,7 +8,8 @@ connections to one database; the jobs are split as in the DuckDB store:
 - :mod:`.migrations`: numbered schema migrations and the documented views;
 - :mod:`.dialect`: the little SQL only PostgreSQL speaks;
 - :mod:`.service_ops`: idempotent ingest and liveness, kept in the database so that any
-  number of server processes can share it.
+  number of server processes can share it;
+- :mod:`.registry`: logged models and the model registry (SQL shared with DuckDB).
 
 It holds no state besides the pool: several processes (``mltrack server --workers N``, or
 servers on several machines) serve the same data.
@@ -32,6 +33,7 @@ from . import reads, writes
 from .connection import DEFAULT_POOL_SIZE, Database
 from .dialect import in_list
 from .migrations import migrate
+from .registry import PostgresRegistry
 
 __all__ = ["ENV_ARTIFACT_ROOT", "PostgresStore", "open_store"]
 
@@ -39,7 +41,7 @@ __all__ = ["ENV_ARTIFACT_ROOT", "PostgresStore", "open_store"]
 ENV_ARTIFACT_ROOT = "MLTRACK_ARTIFACT_ROOT"
 
 
-class PostgresStore:
+class PostgresStore(PostgresRegistry):
     """A tracking store in a PostgreSQL database (see the module docstring).
 
     ``artifact_root`` (a directory or a URI) is where new experiments' artifacts go; a

@@ -26,6 +26,7 @@ from ...errors import InvalidParameter
 from ...settings import API_BASE
 from ..arrow import detached_relation, history_from_table
 from ..base import LinkedMetricRow, MetricRow, RunPage, RunQuery, SeriesRequest, TrackingStore
+from .registry import RemoteRegistry
 from .transport import Query, Transport
 from .wire import (
     ARROW_CONTENT_TYPE,
@@ -53,7 +54,7 @@ def _q(segment: str) -> str:
     return quote(segment, safe="")
 
 
-class RemoteStore:
+class RemoteStore(RemoteRegistry):
     """A tracking store served by another process.
 
     Args:
