@@ -8,7 +8,8 @@ RunNotFound`` behaves the same against every backend::
     MltrackError                      INTERNAL_ERROR           500
     ├── InvalidParameter              INVALID_PARAMETER_VALUE  400
     │   ├── InvalidFilter             INVALID_PARAMETER_VALUE  400
-    │   └── ParamOverwrite            INVALID_PARAMETER_VALUE  400
+    │   ├── ParamOverwrite            INVALID_PARAMETER_VALUE  400
+    │   └── SchemaMismatch            INVALID_PARAMETER_VALUE  400
     ├── NotFound                      RESOURCE_DOES_NOT_EXIST  404
     │   ├── ExperimentNotFound
     │   ├── RunNotFound
@@ -36,6 +37,7 @@ __all__ = [
     "NotFound",
     "ParamOverwrite",
     "RunNotFound",
+    "SchemaMismatch",
     "StoreLocked",
     "StoreUnavailable",
 ]
@@ -103,6 +105,11 @@ class InvalidFilter(InvalidParameter):
 
 class ParamOverwrite(InvalidParameter):
     """A param was logged again with a different value (params are immutable)."""
+
+
+class SchemaMismatch(InvalidParameter):
+    """Model input (or params) did not match the model's signature; the message names the
+    column, tensor or param and what the signature expects."""
 
 
 class NotFound(MltrackError):
