@@ -20,7 +20,13 @@ from ..errors import AlreadyExists, InvalidParameter
 from .fluent import _resolve_experiment_id, get_client
 from .registry_core import ModelList, last_logged_model_id, parse_model_uri
 
-__all__ = ["get_logged_model", "last_logged_model", "register_model", "search_logged_models"]
+__all__ = [
+    "get_logged_model",
+    "last_logged_model",
+    "register_model",
+    "register_model_with",
+    "search_logged_models",
+]
 
 
 def register_model(
@@ -38,7 +44,13 @@ def register_model(
     ``@<alias>``) or any path or URI of a model directory. The version records the run and
     the logged model it came from.
     """
-    client = get_client()
+    return register_model_with(get_client(), model_uri, name, tags)
+
+
+def register_model_with(
+    client: Any, model_uri: str, name: str, tags: dict[str, Any] | None = None
+) -> ModelVersion:
+    """:func:`register_model` through ``client`` (a ``TrackingClient``; the CLI's)."""
     if not isinstance(model_uri, str) or not model_uri.strip():
         raise InvalidParameter(
             f"model_uri must be a model URI or path, got {model_uri!r}; e.g. "
@@ -47,7 +59,10 @@ def register_model(
     source, run_id, model_id = _lineage(client, model_uri)
     with contextlib.suppress(AlreadyExists):
         client.create_registered_model(name)
-    return client.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id)
+    version: ModelVersion = client.create_model_version(
+        name, source, run_id=run_id, tags=tags, model_id=model_id
+    )
+    return version
 
 
 def _lineage(client: Any, model_uri: str) -> tuple[str, str | None, str | None]:
