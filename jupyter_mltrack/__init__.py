@@ -84,11 +84,13 @@ __all__ = [
     "ActiveRun",
     "Experiment",
     "Metric",
+    "MetricThreshold",
     "MlflowClient",
     "Param",
     "Run",
     "RunStatus",
     "RunTag",
+    "Threshold",
     "TrackingClient",
     "__version__",
     "active_run",
@@ -102,6 +104,7 @@ __all__ = [
     "download_artifacts",
     "end_run",
     "errors",
+    "evaluate",
     "flush",
     "get_artifact_uri",
     "get_experiment",
@@ -114,6 +117,7 @@ __all__ = [
     "last_active_run",
     "last_logged_model",
     "list_artifacts",
+    "load_table",
     "log_artifact",
     "log_artifacts",
     "log_batch",
@@ -128,6 +132,7 @@ __all__ = [
     "log_params",
     "log_table",
     "log_text",
+    "metrics",
     "models",
     "projects",
     "pyfunc",
@@ -147,8 +152,12 @@ __all__ = [
     "sklearn",
     "sql",
     "start_run",
+    "validate",
     "widgets",
 ]
+
+
+_EVALUATION = ("evaluate", "validate", "Threshold", "MetricThreshold", "load_table")
 
 
 def __getattr__(name: str) -> Any:
@@ -157,6 +166,12 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
+    if name in _EVALUATION or name == "metrics":  # evaluation loads numpy: on first use
+        import importlib
+
+        if name == "metrics":
+            return importlib.import_module(".metrics", __name__)
+        return getattr(importlib.import_module(".evaluation", __name__), name)
     if name == "compare":  # mt.compare(runs): the linked comparison widgets
         from .widgets.comparison import compare
 

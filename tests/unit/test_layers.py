@@ -22,6 +22,8 @@ LAYERS: list[set[str]] = [
     {"store"},
     {"tracking"},
     {"models"},  # model format, signatures, load_model (uses the tracking client for URIs)
+    {"evaluation"},  # mt.evaluate: metrics, plots, validation (loads models by URI)
+    {"metrics"},  # mt.metrics: the facade of evaluation's metric objects
     {"service", "mlflow_rest"},
     {"widgets"},
     {"teamserver"},
