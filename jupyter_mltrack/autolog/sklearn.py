@@ -342,3 +342,8 @@ class _Problems:
         else:
             # 1 here, 2 _fit_and_log, 3 the patched fit, 4 the user's call.
             warnings.warn(message, UserWarning, stacklevel=4)
+
+
+from ..models._sklearn import autolog_model_hook as _sklearn_flavor_hook  # noqa: E402
+
+_log_model_hook = _sklearn_flavor_hook  # the sklearn flavor logs the fitted models

@@ -240,8 +240,28 @@ def log_model(
     )
 
 
-def autolog_model_hook(estimator: Any, run_id: str) -> None:
-    """sklearn autolog's ``_log_model_hook``: log the fitted estimator as ``model``."""
-    if run_id is None:
-        raise MltrackError("autolog logged no run to attach the model to.")
-    log_model(estimator, name="model", run_id=run_id)
+def autolog_model_hook(
+    estimator: Any,
+    run_id: str,
+    *,
+    name: str = "model",
+    input_example: Any = None,
+    signature: ModelSignature | None = None,
+    params: dict[str, Any] | None = None,
+    registered_model_name: str | None = None,
+    serialization_format: str = "skops",
+) -> ModelInfo:
+    """sklearn autolog's ``_log_model_hook``: log the fitted estimator into ``run_id`` as a
+    logged model called ``name`` (``"model"``, or ``"best_estimator"`` for a search)."""
+    if not run_id:
+        raise MltrackError("autolog gave no run to attach the model to.")
+    return log_model(
+        estimator,
+        name=name,
+        run_id=run_id,
+        input_example=input_example,
+        signature=signature,
+        params=params,
+        registered_model_name=registered_model_name,
+        serialization_format=serialization_format,
+    )

@@ -14,8 +14,8 @@ environment and emits one warning line naming what differs.
 from __future__ import annotations
 
 import ast
-import functools
 import contextlib
+import functools
 import importlib.metadata as md
 import os
 import platform
