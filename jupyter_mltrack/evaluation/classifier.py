@@ -200,19 +200,21 @@ class BinaryCurves:
 
 
 def binary_curves(is_pos: np.ndarray, score: np.ndarray) -> BinaryCurves:
-    """One stable descending sort of ``score``; the counts at each distinct threshold.
+    """One descending sort of ``score``; the counts at each distinct threshold.
 
     ROC AUC is the trapezoid area under (fpr, tpr) and the average precision
     ``sum((r_k - r_{k-1}) * p_k)``, as scikit-learn's ``roc_auc_score`` and
     ``average_precision_score``.
     """
     score = np.asarray(score, dtype=np.float64)
-    order = np.argsort(score, kind="mergesort")[::-1]
+    # ties need no stable order: the counts are read at the last row of each distinct score
+    order = np.argsort(-score)
     s = score[order]
     y = is_pos[order]
     del order
-    distinct = np.flatnonzero(np.diff(s))
-    idx = np.r_[distinct, len(s) - 1]
+    n = len(s)
+    idx = np.flatnonzero(s[1:] != s[:-1])
+    idx = np.append(idx, n - 1)
     tps = np.cumsum(y, dtype=np.int64)[idx].astype(np.float64)
     fps = (idx + 1) - tps
     pos, neg = tps[-1], fps[-1]
@@ -220,23 +222,24 @@ def binary_curves(is_pos: np.ndarray, score: np.ndarray) -> BinaryCurves:
         raise InvalidParameter(
             "ROC AUC needs both classes among the targets; only one class is present."
         )
-    fpr = np.r_[0.0, fps / neg]
-    tpr = np.r_[0.0, tps / pos]
+    zero = np.zeros(1)
+    fpr = np.concatenate([zero, fps / neg])
+    tpr = np.concatenate([zero, tps / pos])
     roc_auc = float(np.trapezoid(tpr, fpr))
     precision = _div(tps, tps + fps)
     recall = tps / pos
-    ap = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-    gain_x = (idx + 1) / len(s)
+    ap = float(np.sum(np.diff(recall, prepend=0.0) * precision))
+    recall0 = np.concatenate([zero, recall])
     return BinaryCurves(
         fpr=_thin(fpr),
         tpr=_thin(tpr),
-        precision=_thin(np.r_[1.0, precision]),
-        recall=_thin(np.r_[0.0, recall]),
-        thresholds=_thin(np.r_[np.inf, s[idx]]),
+        precision=_thin(np.concatenate([np.ones(1), precision])),
+        recall=_thin(recall0),
+        thresholds=_thin(np.concatenate([np.full(1, np.inf), s[idx]])),
         roc_auc=roc_auc,
         average_precision=ap,
-        gain_x=_thin(np.r_[0.0, gain_x]),
-        gain_y=_thin(np.r_[0.0, recall]),
+        gain_x=_thin(np.concatenate([zero, (idx + 1) / n])),
+        gain_y=_thin(recall0),
     )
 
 
