@@ -106,3 +106,58 @@ def init_cmd(ctx: Context) -> int:
     path = create_project(args.template, args.directory, force=args.force)
     print(f"Created {path} from template {args.template!r}. Next: cd {path}; see README.md.")
     return 0
+
+
+def add_reproduce_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``mltrack runs reproduce`` (registered by the runs group)."""
+    p.add_argument("run_id", metavar="RUN_ID", help="a run id or a unique prefix of one")
+    p.add_argument("--dir", "-d", required=True, metavar="DIR", help="folder to write (new)")
+    p.add_argument("--run", action="store_true", help="run it and compare the metrics")
+    p.add_argument(
+        "--env-manager",
+        default="local",
+        choices=["local", "virtualenv", "uv"],
+        help="where --run runs it (default: local, this environment)",
+    )
+    p.add_argument("--force", action="store_true", help="write into a non-empty folder")
+
+
+def reproduce_cmd(ctx: Context) -> int:
+    from ..projects.reproduce import reproduce_run
+    from ._common import resolve_run_id
+
+    args = ctx.args
+    run_id = resolve_run_id(ctx.client, args.run_id)
+    repro, new_run_id, comparisons = reproduce_run(
+        run_id,
+        args.dir,
+        run=args.run,
+        env_manager=args.env_manager,
+        tracking_uri=ctx.client.tracking_uri,
+        force=args.force,
+    )
+    print(f"Wrote {repro.kind} reproduction of run {run_id} to {repro.directory}")
+    for note in repro.notes:
+        print(f"  note: {note}")
+    if new_run_id is None:
+        uri = repro.project_uri or str(repro.directory)
+        print(f"Run it with: mltrack run {uri}")
+        return 0
+    print(f"Reproduced as run {new_run_id}:")
+    rows = [
+        (c.key, _num(c.old), _num(c.new), "same" if c.same else "DIFFERENT") for c in comparisons
+    ]
+    width = max([len(r[0]) for r in rows] + [6])
+    print(f"  {'metric':<{width}}  {'old':>14}  {'new':>14}")
+    for key, old, new, verdict in rows:
+        print(f"  {key:<{width}}  {old:>14}  {new:>14}  {verdict}")
+    differ = [c.key for c in comparisons if not c.same]
+    if differ:
+        print(f"{len(differ)} of {len(comparisons)} metrics differ: {', '.join(differ)}")
+        return 1
+    print(f"All {len(comparisons)} metrics match.")
+    return 0
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"

@@ -1,4 +1,4 @@
-"""``mltrack runs list|show|search|delete|restore``."""
+"""``mltrack runs list|show|search|delete|restore|reproduce``."""
 
 from __future__ import annotations
 
@@ -90,6 +90,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = add_command(commands, "restore", "Restore deleted runs.", restore_cmd)
     p.add_argument("run_ids", metavar="RUN_ID", nargs="+")
+
+    from ._projects import add_reproduce_options, reproduce_cmd
+
+    p = add_command(
+        commands, "reproduce", "Write a runnable project from a run's record.", reproduce_cmd
+    )
+    add_reproduce_options(p)
 
 
 def _view(args: argparse.Namespace) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -299,7 +300,7 @@ class _Tee(threading.Thread):
         self.pipe, self.path, self.echo = pipe, path, echo
 
     def run(self) -> None:
-        with open(self.path, "wb") as sink:
+        with self.pipe, open(self.path, "wb") as sink:
             for chunk in iter(lambda: self.pipe.read1(65536), b""):  # type: ignore[attr-defined]
                 sink.write(chunk)
                 sink.flush()
@@ -415,6 +416,8 @@ class SubmittedRun:
             finally:
                 self.client.set_terminated(self.run_id, status)
                 self._status = status
+                self.client.close()
+                shutil.rmtree(self._scratch, ignore_errors=True)
             return status
 
     def _record(self, status: str) -> None:
