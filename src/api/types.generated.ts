@@ -8,6 +8,9 @@ export type WireFloat = number | 'NaN' | 'Infinity' | '-Infinity';
 /** The values of `LifecycleStage` in jupyter_mltrack.entities. */
 export type LifecycleStage = 'active' | 'deleted';
 
+/** The values of `LoggedModelStatus` in jupyter_mltrack.entities. */
+export type LoggedModelStatus = 'PENDING' | 'READY' | 'FAILED';
+
 /** The values of `RunStatus` in jupyter_mltrack.entities. */
 export type RunStatus =
   'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
@@ -50,6 +53,25 @@ export interface IFileInfo {
 }
 
 /**
+ * `LoggedModel` of jupyter_mltrack.entities as JSON. A model logged in an
+ * experiment (MLflow 3): `model_id` is `m-<32 hex>`.
+ */
+export interface ILoggedModel {
+  model_id: string;
+  experiment_id: string;
+  name: string;
+  artifact_location: string;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  status: string;
+  source_run_id: string | null;
+  model_type: string | null;
+  tags: Record<string, string>;
+  params: Record<string, string>;
+  metrics: IMetric[];
+}
+
+/**
  * `Metric` of jupyter_mltrack.entities as JSON. One metric point: `Metric(key,
  * value, timestamp, step)` as in MLflow.
  */
@@ -64,10 +86,44 @@ export interface IMetric {
   run_id: string | null;
 }
 
+/**
+ * `ModelVersion` of jupyter_mltrack.entities as JSON. One version of a
+ * registered model; `version` is a string (`"1"`) as in MLflow.
+ */
+export interface IModelVersion {
+  name: string;
+  version: string;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  description: string;
+  source: string;
+  run_id: string | null;
+  model_id: string | null;
+  status: string;
+  tags: Record<string, string>;
+  aliases: string[];
+  user_id: string;
+  run_link: string;
+}
+
 /** `Param` of jupyter_mltrack.entities as JSON. */
 export interface IParam {
   key: string;
   value: string;
+}
+
+/**
+ * `RegisteredModel` of jupyter_mltrack.entities as JSON. A registered model: a
+ * unique `name`, its versions' aliases and latest version.
+ */
+export interface IRegisteredModel {
+  name: string;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  description: string;
+  tags: Record<string, string>;
+  aliases: Record<string, string>;
+  latest_versions: IModelVersion[];
 }
 
 /** `Run` of jupyter_mltrack.entities as JSON. */
