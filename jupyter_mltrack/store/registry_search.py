@@ -41,6 +41,7 @@ __all__ = [
     "compile_conditions",
     "compile_order",
     "parse_conditions",
+    "parse_order",
 ]
 
 Kind = Literal["text", "number"]
@@ -53,15 +54,16 @@ class SearchSpec:
 
     ``fields``: bare names -> (SQL column, kind). ``keyed``: prefixes (``tags``) -> (an SQL
     template with ``{pred}`` over the value column ``x.value`` and one ``?`` for the key,
-    kind). ``order``: order-by names -> SQL column; ``tie_break`` is always appended.
+    kind). ``order``: order-by names -> SQL column; ``default_order`` (when none is given) and
+    ``tie_break`` (always appended) are ``(order name, ascending)`` pairs.
     """
 
     what: str
     fields: Mapping[str, tuple[str, Kind]]
     keyed: Mapping[str, tuple[str, Kind]]
     order: Mapping[str, str]
-    default_order: tuple[str, ...]
-    tie_break: tuple[str, ...]
+    default_order: tuple[tuple[str, bool], ...]
+    tie_break: tuple[tuple[str, bool], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +91,8 @@ REGISTERED_MODEL_FIELDS = SearchSpec(
         "creation_timestamp": "m.creation_timestamp",
         "last_updated_timestamp": "m.last_updated_timestamp",
     },
-    default_order=("m.name ASC",),
-    tie_break=("m.name ASC",),
+    default_order=(("name", True),),
+    tie_break=(("name", True),),
 )
 REGISTERED_MODEL_ORDER = REGISTERED_MODEL_FIELDS.order
 
@@ -123,8 +125,8 @@ MODEL_VERSION_FIELDS = SearchSpec(
         "creation_timestamp": "v.creation_timestamp",
         "last_updated_timestamp": "v.last_updated_timestamp",
     },
-    default_order=("v.name ASC", "v.version DESC"),
-    tie_break=("v.name ASC", "v.version DESC"),
+    default_order=(("name", True), ("version", False)),
+    tie_break=(("name", True), ("version", False)),
 )
 MODEL_VERSION_ORDER = MODEL_VERSION_FIELDS.order
 
@@ -164,9 +166,10 @@ def logged_model_spec(metric_template: str) -> SearchSpec:
             "creation_time": "lm.creation_timestamp",
             "last_updated_timestamp": "lm.last_updated_timestamp",
             "status": "lm.status",
+            "model_id": "lm.model_id",
         },
-        default_order=("lm.creation_timestamp DESC",),
-        tie_break=("lm.model_id ASC",),
+        default_order=(("creation_timestamp", False),),
+        tie_break=(("model_id", True),),
     )
 
 
@@ -348,9 +351,10 @@ def compile_conditions(
     return (" AND ".join(parts) or "TRUE"), params
 
 
-def compile_order(items: Sequence[str], spec: SearchSpec) -> str:
-    """The ``ORDER BY`` list of ``items`` (``"name DESC"``), the tie-break appended."""
-    out: list[str] = []
+def parse_order(items: Sequence[str], spec: SearchSpec) -> list[tuple[str, bool]]:
+    """``(order name, ascending)`` of ``items`` (``"name DESC"``), or the default order, with
+    the tie-break appended (keys naming a column already ordered on are left out)."""
+    out: list[tuple[str, bool]] = []
     for index, item in enumerate(items):
         words = item.split() if isinstance(item, str) else []
         if not words or len(words) > 2:
@@ -370,7 +374,20 @@ def compile_order(items: Sequence[str], spec: SearchSpec) -> str:
         direction = words[1].upper() if len(words) == 2 else "ASC"
         if direction not in ("ASC", "DESC"):
             raise filter_error(item, len(words[0]) + 1, f"Expected ASC or DESC, found {words[1]!r}")
-        out.append(f"{spec.order[name]} {direction}")
+        out.append((name, direction == "ASC"))
     if not out:
         out = list(spec.default_order)
-    return ", ".join([*out, *(t for t in spec.tie_break if t not in out)])
+    columns = {spec.order[name] for name, _ in out}
+    for name, ascending in spec.tie_break:
+        if spec.order[name] not in columns:
+            out.append((name, ascending))
+            columns.add(spec.order[name])
+    return out
+
+
+def compile_order(items: Sequence[str], spec: SearchSpec) -> str:
+    """The ``ORDER BY`` list of ``items`` (``"name DESC"``), the tie-break appended."""
+    return ", ".join(
+        f"{spec.order[name]} {'ASC' if ascending else 'DESC'}"
+        for name, ascending in parse_order(items, spec)
+    )

@@ -15,12 +15,13 @@ deleted version's number is never given out again.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ..entities import LifecycleStage, LoggedModel, Metric, ModelVersion, RegisteredModel
 from ..errors import (
@@ -32,9 +33,11 @@ from ..errors import (
     RunNotFound,
 )
 from .registry_base import LoggedModelQuery, ModelPage, RegistryQuery
+from .registry_cache import RegistryCache, Snapshot, build_snapshot, matches, sort_rows
 from .registry_search import (
     MODEL_VERSION_FIELDS,
     REGISTERED_MODEL_FIELDS,
+    Cond,
     SearchSpec,
     compile_conditions,
     compile_order,
@@ -104,6 +107,16 @@ def _no_version(name: str, version: int) -> NotFound:
     )
 
 
+def _no_alias(name: str, alias: str) -> NotFound:
+    return NotFound(
+        f"Registered model {name!r} has no alias {alias!r}; set one with "
+        f"set_registered_model_alias({name!r}, {alias!r}, version) or "
+        f"`mltrack models alias {name} {alias} VERSION`.",
+        name=name,
+        alias=alias,
+    )
+
+
 def _no_logged_model(model_id: str) -> NotFound:
     return NotFound(
         f"No logged model with id {model_id!r}; find ids with mt.search_logged_models() "
@@ -112,16 +125,63 @@ def _no_logged_model(model_id: str) -> NotFound:
     )
 
 
+_CACHE_LOCK = threading.Lock()
+
+
 class SqlRegistry:
-    """The registry operations; a store mixes this in and provides the three members below."""
+    """The registry operations; a store mixes this in and provides the three members below.
+
+    A store that is the only writer of its registry (DuckDB) sets ``_registry_cached`` and
+    reads registered models and versions from an in-memory snapshot
+    (:mod:`.registry_cache`); the others read with SQL every time.
+    """
 
     _registry_dialect: RegistryDialect
+    _registry_cached: ClassVar[bool] = False
+    _reg_cache_: RegistryCache | None = None
 
     def _reg_reader(self) -> AbstractContextManager[Q]:  # pragma: no cover - per store
         raise NotImplementedError
 
     def _reg_writer(self) -> AbstractContextManager[Q]:  # pragma: no cover - per store
         raise NotImplementedError
+
+    # ------------------------------------------------------------------- cache
+    @property
+    def _reg_cache(self) -> RegistryCache:
+        cache = self._reg_cache_
+        if cache is None:
+            with _CACHE_LOCK:
+                cache = self._reg_cache_
+                if cache is None:
+                    cache = self._reg_cache_ = RegistryCache()
+        return cache
+
+    @contextmanager
+    def _writer(self) -> Iterator[Q]:
+        """A write transaction; the snapshot is dropped when it ends, whatever happened."""
+        try:
+            with self._reg_writer() as q:
+                yield q
+        finally:
+            if self._registry_cached:
+                self._reg_cache.invalidate()
+
+    def _snapshot(self) -> Snapshot | None:
+        """The current snapshot (``None`` for stores that do not cache)."""
+        if not self._registry_cached:
+            return None
+        return self._reg_cache.get(self._load_snapshot)
+
+    def _load_snapshot(self) -> Snapshot:
+        with self._reg_reader() as q:
+            return build_snapshot(
+                q(f"SELECT {_RM_COLUMNS} FROM store.registered_models m", []),
+                q("SELECT name, key, value FROM store.registered_model_tags", []),
+                q("SELECT name, alias, version FROM store.registered_model_aliases", []),
+                q(f"SELECT {_MV_COLUMNS} FROM store.model_versions v", []),
+                q("SELECT name, version, key, value FROM store.model_version_tags", []),
+            )
 
     # ------------------------------------------------------------ logged models
     def create_logged_model(
@@ -346,7 +406,7 @@ class SqlRegistry:
     def create_registered_model(
         self, name: str, tags: dict[str, str], description: str
     ) -> RegisteredModel:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             if q("SELECT 1 FROM store.registered_models WHERE name = ?", [name]):
                 raise AlreadyExists(
                     f"A registered model named {name!r} already exists; register a new "
@@ -365,6 +425,11 @@ class SqlRegistry:
             return self._registered_models(q, [name])[0]
 
     def get_registered_model(self, name: str) -> RegisteredModel:
+        snap = self._snapshot()
+        if snap is not None:
+            if name not in snap.models:
+                raise _no_model(name)
+            return _snap_model(snap, name)
         with self._reg_reader() as q:
             found = self._registered_models(q, [name])
         if not found:
@@ -373,6 +438,17 @@ class SqlRegistry:
 
     def search_registered_models(self, query: RegistryQuery) -> ModelPage[RegisteredModel]:
         spec = REGISTERED_MODEL_FIELDS
+        snap = self._snapshot()
+        if snap is not None:
+            conds = parse_conditions(query.filter_string, spec)
+            found = [row for row in snap.models.values() if _model_matches(snap, row, conds)]
+            sort_rows(found, query.order_by, spec, _rm_key)
+            rows, token = _slice(
+                found,
+                query,
+                search_fingerprint(["registered_models"], query.filter_string, query.order_by),
+            )
+            return ModelPage([_snap_model(snap, r[0]) for r in rows], token)
         where, params = self._where(query.filter_string, spec)
         fingerprint = search_fingerprint(["registered_models"], query.filter_string, query.order_by)
         order = compile_order(query.order_by, spec)
@@ -389,7 +465,7 @@ class SqlRegistry:
         return ModelPage(models, token)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             self._require_model(q, name)
             if new_name != name and q(
                 "SELECT 1 FROM store.registered_models WHERE name = ?", [new_name]
@@ -414,7 +490,7 @@ class SqlRegistry:
             return self._registered_models(q, [new_name])[0]
 
     def update_registered_model(self, name: str, description: str) -> RegisteredModel:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             if not q(
                 "UPDATE store.registered_models SET description = ?, last_updated_timestamp = ? "
                 "WHERE name = ? RETURNING name",
@@ -424,7 +500,7 @@ class SqlRegistry:
             return self._registered_models(q, [name])[0]
 
     def delete_registered_model(self, name: str) -> None:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             if not q("DELETE FROM store.registered_models WHERE name = ? RETURNING name", [name]):
                 raise _no_model(name)
             for table in (
@@ -436,13 +512,13 @@ class SqlRegistry:
                 q(f"DELETE FROM store.{table} WHERE name = ?", [name])
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             self._require_model(q, name)
             q("DELETE FROM store.registered_model_tags WHERE name = ? AND key = ?", [name, key])
             q("INSERT INTO store.registered_model_tags VALUES (?, ?, ?)", [name, key, value])
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             self._require_model(q, name)
             q("DELETE FROM store.registered_model_tags WHERE name = ? AND key = ?", [name, key])
 
@@ -500,7 +576,7 @@ class SqlRegistry:
         user_id: str,
         run_link: str,
     ) -> ModelVersion:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             now = now_ms()
             taken = q(
                 "UPDATE store.registered_models SET next_version = next_version + 1, "
@@ -577,11 +653,29 @@ class SqlRegistry:
         ]
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
+        snap = self._snapshot()
+        if snap is not None:
+            return _snap_version_of(snap, name, version)
         with self._reg_reader() as q:
             return self._version(q, name, version)
 
     def search_model_versions(self, query: RegistryQuery) -> ModelPage[ModelVersion]:
         spec = MODEL_VERSION_FIELDS
+        snap = self._snapshot()
+        if snap is not None:
+            conds = parse_conditions(query.filter_string, spec)
+            pool = snap.all_versions
+            named = [c.value for c in conds if c.key is None and c.field == "name" and c.op == "="]
+            if named and isinstance(named[0], str):  # the common case: one model's versions
+                pool = snap.versions.get(named[0], [])
+            found = [row for row in pool if _version_matches(snap, row, conds)]
+            sort_rows(found, query.order_by, spec, _mv_key)
+            rows, token = _slice(
+                found,
+                query,
+                search_fingerprint(["model_versions"], query.filter_string, query.order_by),
+            )
+            return ModelPage([_snap_version(snap, r) for r in rows], token)
         where, params = self._where(query.filter_string, spec)
         fingerprint = search_fingerprint(["model_versions"], query.filter_string, query.order_by)
         order = compile_order(query.order_by, spec)
@@ -598,7 +692,7 @@ class SqlRegistry:
         return ModelPage(versions, token)
 
     def update_model_version(self, name: str, version: int, description: str) -> ModelVersion:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             q(
                 "UPDATE store.model_versions SET description = ?, last_updated_timestamp = ? "
                 "WHERE name = ? AND version = ?",
@@ -607,7 +701,7 @@ class SqlRegistry:
             return self._version(q, name, version)
 
     def delete_model_version(self, name: str, version: int) -> None:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             self._version(q, name, version)  # NotFound names what is missing
             q("DELETE FROM store.model_versions WHERE name = ? AND version = ?", [name, version])
             q(
@@ -624,7 +718,7 @@ class SqlRegistry:
             )
 
     def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             self._version(q, name, version)
             q(
                 "DELETE FROM store.model_version_tags WHERE name = ? AND version = ? AND key = ?",
@@ -636,7 +730,7 @@ class SqlRegistry:
             )
 
     def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             self._version(q, name, version)
             q(
                 "DELETE FROM store.model_version_tags WHERE name = ? AND version = ? AND key = ?",
@@ -644,6 +738,11 @@ class SqlRegistry:
             )
 
     def get_latest_versions(self, name: str) -> list[ModelVersion]:
+        snap = self._snapshot()
+        if snap is not None:
+            if name not in snap.models:
+                raise _no_model(name)
+            return [_snap_version(snap, r) for r in snap.versions.get(name, [])[-1:]]
         with self._reg_reader() as q:
             self._require_model(q, name)
             rows = q(
@@ -655,7 +754,7 @@ class SqlRegistry:
 
     # ------------------------------------------------------------------ aliases
     def set_registered_model_alias(self, name: str, alias: str, version: int) -> None:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             self._version(q, name, version)
             q(
                 "DELETE FROM store.registered_model_aliases WHERE name = ? AND alias = ?",
@@ -667,7 +766,7 @@ class SqlRegistry:
             )
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        with self._reg_writer() as q:
+        with self._writer() as q:
             self._require_model(q, name)
             q(
                 "DELETE FROM store.registered_model_aliases WHERE name = ? AND alias = ?",
@@ -675,6 +774,14 @@ class SqlRegistry:
             )
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        snap = self._snapshot()
+        if snap is not None:
+            if name not in snap.models:
+                raise _no_model(name)
+            version = snap.aliases.get(name, {}).get(alias)
+            if version is None:
+                raise _no_alias(name, alias)
+            return _snap_version_of(snap, name, int(version))
         with self._reg_reader() as q:
             found = q(
                 "SELECT version FROM store.registered_model_aliases WHERE name = ? AND alias = ?",
@@ -682,13 +789,7 @@ class SqlRegistry:
             )
             if not found:
                 self._require_model(q, name)
-                raise NotFound(
-                    f"Registered model {name!r} has no alias {alias!r}; set one with "
-                    f"set_registered_model_alias({name!r}, {alias!r}, version) or "
-                    f"`mltrack models alias {name} {alias} VERSION`.",
-                    name=name,
-                    alias=alias,
-                )
+                raise _no_alias(name, alias)
             return self._version(q, name, int(found[0][0]))
 
     # ------------------------------------------------------------------ helpers
@@ -713,6 +814,93 @@ class SqlRegistry:
         if len(rows) > max_results:
             return rows[:max_results], encode_page_token(offset + max_results, fingerprint)
         return rows, None
+
+
+#: Index in an ``_MV_COLUMNS`` row of each bare field of the version filter.
+_MV_FIELDS = {
+    "name": 0,
+    "version": 1,
+    "version_number": 1,
+    "creation_timestamp": 2,
+    "last_updated_timestamp": 3,
+    "source": 5,
+    "source_path": 5,
+    "run_id": 6,
+    "model_id": 7,
+    "status": 8,
+    "user_id": 9,
+}
+_RM_ORDER = {"name": 0, "creation_timestamp": 1, "last_updated_timestamp": 2}
+
+
+def _model_matches(snap: Snapshot, row: tuple[Any, ...], conds: Sequence[Cond]) -> bool:
+    tags = snap.tags.get(row[0], {})
+    return matches(conds, lambda _field: row[0], lambda _prefix, key: tags.get(key))
+
+
+def _version_matches(snap: Snapshot, row: tuple[Any, ...], conds: Sequence[Cond]) -> bool:
+    tags = snap.version_tags.get((row[0], int(row[1])), {})
+    return matches(conds, lambda field: row[_MV_FIELDS[field]], lambda _p, key: tags.get(key))
+
+
+def _rm_key(row: tuple[Any, ...], name: str) -> Any:
+    return row[_RM_ORDER[name]]
+
+
+def _mv_key(row: tuple[Any, ...], name: str) -> Any:
+    return row[_MV_FIELDS[name]]
+
+
+def _slice(
+    rows: list[tuple[Any, ...]], query: RegistryQuery, fingerprint: str
+) -> tuple[list[tuple[Any, ...]], str | None]:
+    """One page of already ordered rows, as :meth:`SqlRegistry._page` pages SQL."""
+    offset = decode_page_token(query.page_token, fingerprint) if query.page_token else 0
+    page = rows[offset : offset + query.max_results]
+    more = len(rows) > offset + query.max_results
+    return page, encode_page_token(offset + query.max_results, fingerprint) if more else None
+
+
+def _snap_version(snap: Snapshot, r: tuple[Any, ...]) -> ModelVersion:
+    key = (r[0], int(r[1]))
+    return ModelVersion(
+        r[0],
+        str(r[1]),
+        int(r[2]),
+        int(r[3]),
+        r[4] or "",
+        r[5],
+        r[6],
+        r[7],
+        r[8],
+        dict(snap.version_tags.get(key, {})),
+        list(snap.version_aliases.get(key, [])),
+        r[9] or "",
+        r[10] or "",
+    )
+
+
+def _snap_version_of(snap: Snapshot, name: str, version: int) -> ModelVersion:
+    if name not in snap.models:
+        raise _no_model(name)
+    for row in snap.versions.get(name, []):
+        if int(row[1]) == version:
+            return _snap_version(snap, row)
+    raise _no_version(name, version)
+
+
+def _snap_model(snap: Snapshot, name: str) -> RegisteredModel:
+    r = snap.models[name]
+    latest = snap.versions.get(name, [])[-1:]
+    return RegisteredModel(
+        r[0],
+        int(r[1]),
+        int(r[2]),
+        r[3] or "",
+        dict(snap.tags.get(name, {})),
+        dict(snap.aliases.get(name, {})),
+        [_snap_version(snap, v) for v in latest],
+    )
 
 
 def iter_pages(fetch: Callable[[str | None], ModelPage[Any]]) -> Iterator[Any]:

@@ -4,6 +4,8 @@ The SQL is :mod:`jupyter_mltrack.store.registry_sql` (shared with PostgreSQL); t
 gives it DuckDB's connections and the dialect: list membership with ``list_contains`` and
 a logged model's metric points found through ``metric_links`` (a linked point's
 ``metrics.link_id`` names one row per run, key, dataset and model; see migration 3).
+The process that opens the file is its only writer, so registry reads are answered from an
+in-memory snapshot dropped by every registry write (:mod:`..registry_cache`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class DuckDBRegistry(SqlRegistry):
 
     db: Database
     _registry_dialect = DUCKDB_REGISTRY
+    #: The owner of a DuckDB file is its only writer: reads come from a snapshot.
+    _registry_cached = True
 
     @contextmanager
     def _reg_reader(self) -> Iterator[Q]:
