@@ -88,6 +88,46 @@ _TABLES: list[tuple[str, tuple[str, ...]]] = [
             "model_id",
         ),
     ),
+    # logged models and the model registry (migration 4)
+    (
+        "logged_models",
+        (
+            "model_id",
+            "experiment_id",
+            "name",
+            "artifact_location",
+            "creation_timestamp",
+            "last_updated_timestamp",
+            "status",
+            "source_run_id",
+            "model_type",
+        ),
+    ),
+    ("logged_model_tags", ("model_id", "key", "value")),
+    ("logged_model_params", ("model_id", "key", "value")),
+    (
+        "registered_models",
+        ("name", "creation_timestamp", "last_updated_timestamp", "description", "next_version"),
+    ),
+    ("registered_model_tags", ("name", "key", "value")),
+    (
+        "model_versions",
+        (
+            "name",
+            "version",
+            "creation_timestamp",
+            "last_updated_timestamp",
+            "description",
+            "source",
+            "run_id",
+            "model_id",
+            "status",
+            "user_id",
+            "run_link",
+        ),
+    ),
+    ("model_version_tags", ("name", "version", "key", "value")),
+    ("registered_model_aliases", ("name", "alias", "version")),
 ]
 
 
@@ -272,6 +312,8 @@ def copy_store(
                     chunk = _relocate(chunk, "artifact_location", moves)
                 if moves and table == "runs":
                     chunk = _relocate(chunk, "artifact_uri", moves)
+                if moves and table == "logged_models":
+                    chunk = _relocate(chunk, "artifact_location", moves)
                 _write(dest, table, chunk)
                 done += chunk.num_rows
                 progress(f"{table}: {done:,} rows")
