@@ -422,7 +422,7 @@ class SqlRegistry:
             )
             for key, value in tags.items():
                 q("INSERT INTO store.registered_model_tags VALUES (?, ?, ?)", [name, key, value])
-            return self._registered_models(q, [name])[0]
+        return RegisteredModel(name, now, now, description, dict(tags), {}, [])
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         snap = self._snapshot()
@@ -597,7 +597,22 @@ class SqlRegistry:
                     "INSERT INTO store.model_version_tags VALUES (?, ?, ?, ?)",
                     [name, version, key, value],
                 )
-            return self._version(q, name, version)
+        # everything is known: no read back (each statement costs DuckDB a millisecond)
+        return ModelVersion(
+            name,
+            str(version),
+            now,
+            now,
+            description,
+            source,
+            run_id,
+            model_id,
+            "READY",
+            dict(tags),
+            [],
+            user_id,
+            run_link,
+        )
 
     def _version(self, q: Q, name: str, version: int) -> ModelVersion:
         rows = q(
