@@ -23,22 +23,30 @@ SUPPORTED = ("sklearn",)
 
 
 def autolog(
-    disable: bool = False,
     log_input_examples: bool = False,
-    silent: bool = False,
+    log_model_signatures: bool = True,
     log_models: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
     exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
     extra_tags: Mapping[str, str] | None = None,
 ) -> None:
     """Enable (or, with ``disable=True``, undo) autologging for every supported library.
 
+    The arguments are those of MLflow's ``mlflow.autolog`` that apply here, in its order;
+    each library's own ``autolog`` (``mt.sklearn.autolog``) takes more.
+
     Args:
+        log_input_examples: log the first training rows with each model.
+        log_model_signatures: log a signature inferred from them with each model.
+        log_models: log the fitted model after each logged fit.
+        log_datasets: record the training data as a dataset input.
         disable: restore the libraries' original methods.
-        log_input_examples: keep an input example with logged models (used once models are
-            logged; see :mod:`jupyter_mltrack.autolog.sklearn`).
-        silent: report autologging problems at debug level instead of as warnings.
-        log_models: call the model-logging hook after each logged fit.
         exclusive: do not log into runs the user started; only into runs autolog starts.
+        disable_for_unsupported_versions: accepted for MLflow compatibility.
+        silent: report autologging problems at debug level instead of as warnings.
         extra_tags: tags added to every run autolog starts.
 
     Example::
@@ -52,11 +60,14 @@ def autolog(
 
         found = True
         sklearn.autolog(
-            disable=disable,
             log_input_examples=log_input_examples,
-            silent=silent,
+            log_model_signatures=log_model_signatures,
             log_models=log_models,
+            log_datasets=log_datasets,
+            disable=disable,
             exclusive=exclusive,
+            disable_for_unsupported_versions=disable_for_unsupported_versions,
+            silent=silent,
             extra_tags=extra_tags,
         )
     if not found and not disable:
