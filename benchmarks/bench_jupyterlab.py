@@ -21,6 +21,11 @@ Figures, each with its target and a baseline measured in the same run:
    step per animation frame; the longest stretch of frames showing any placeholder row
    (a "blank frame"). Target <= 100 ms.
 5. ``memory``: the Jupyter server's RSS before the page opens and after the scroll.
+6. ``page reads`` (before the browser starts): one sidebar page of 100 runs with three
+   metric columns read from the store (``DuckDBStore.search_runs`` with
+   ``RunQuery.columns``) at several offsets and filters; baseline: the read path the store
+   had before (the same page ids, then every param, metric, tag and input of the page
+   through ``list_contains``), timed in the same run on the same store.
 """
 
 from __future__ import annotations
@@ -106,6 +111,56 @@ def build_store(path: Path, n: int) -> dict[str, float]:
         "create_run_ms": per_run * 1000,
         "create_run_total_s": per_run * n,
     }
+
+
+def _old_page(con, eid: str, filter_sql: str, offset: int) -> int:
+    """The store's previous page read (baseline): ids, then each table by list_contains."""
+    ids = [r[0] for r in con.execute(
+        "SELECT r.run_id FROM store.runs r WHERE list_contains(?, r.experiment_id) AND "
+        f"r.lifecycle_stage = 'active' AND ({filter_sql}) ORDER BY r.start_time_ms DESC, "
+        f"r.run_id LIMIT 101 OFFSET {offset}", [[eid]]).fetchall()][:100]  # fmt: skip
+    n = len(
+        con.execute("SELECT * FROM store.runs WHERE list_contains(?, run_id)", [ids]).fetchall()
+    )
+    for table in ("latest_metrics", "params", "tags", "run_inputs"):
+        con.execute(f"SELECT * FROM store.{table} WHERE list_contains(?, run_id)", [ids]).fetchall()
+    return n
+
+
+def page_reads(path: Path) -> None:
+    """Figure 6: a sidebar page from the store now vs the previous read path."""
+    from jupyter_mltrack.store.base import RunQuery
+
+    store = DuckDBStore(f"duckdb://{path}")
+    eid = next(e.experiment_id for e in store.search_experiments("ACTIVE_ONLY", None, 10)
+               if e.name == "bench")  # fmt: skip
+    columns = ("metrics.m0", "metrics.m1", "metrics.m2")
+    cases = [("", "TRUE", 0), ("", "TRUE", 50_000), ("metrics.m1 > 0.5",
+             "r.run_id IN (SELECT run_id FROM store.latest_metrics WHERE key = 'm1' AND "
+             "value > 0.5)", 0)]  # fmt: skip
+    now, old = [], []
+    for text, sql, offset in cases:
+        query = RunQuery((eid,), text, "ACTIVE_ONLY", 100, ("attributes.start_time DESC",),
+                         columns=columns)  # fmt: skip
+        if offset:
+            from jupyter_mltrack.store.search import encode_page_token, search_fingerprint
+
+            fp = search_fingerprint((eid,), text, query.order_by, "ACTIVE_ONLY")
+            query = RunQuery(query.experiment_ids, text, "ACTIVE_ONLY", 100, query.order_by,
+                             encode_page_token(offset, fp), columns)  # fmt: skip
+        for _ in range(5):
+            t = time.perf_counter()
+            store.search_runs(query)
+            now.append(time.perf_counter() - t)
+            with store.db.reader() as con:
+                t = time.perf_counter()
+                _old_page(con, eid, sql, offset)
+                old.append(time.perf_counter() - t)
+    store.close()
+    a, b = statistics.median(now) * 1000, statistics.median(old) * 1000
+    print(f"page reads: 100 runs x 3 metric columns, median {a:.0f} ms (offsets 0 and "
+          f"50,000, a metric filter); baseline: the previous read path {b:.0f} ms "
+          f"({b / a:.1f}x)")  # fmt: skip
 
 
 def free_port() -> int:
@@ -223,6 +278,7 @@ def main() -> None:
               f"{built['metrics_s']:.1f} s); baseline create_run {built['create_run_ms']:.0f} ms"
               f"/run = {built['create_run_total_s'] / 60:.0f} min for all "
               f"({built['create_run_total_s'] / built['total_s']:.0f}x slower)")  # fmt: skip
+        page_reads(store)
         proc, url, token = start_lab(tmp, store)
         try:
             rss_idle = rss_mb(proc.pid)

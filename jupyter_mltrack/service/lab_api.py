@@ -16,10 +16,16 @@ Reads the table needs fast at 100,000 runs:
 - While the live feed polls (:mod:`.live`), a page or total read at the current store
   version is answered from :class:`PageCache`: many tabs showing the same view cost one
   store read per change.
+- A page loads only the params, metrics and tags it shows (``RunQuery.columns``), each
+  table read once with a semi-join on the page's run ids.
+- Reads run on :attr:`LabContext.reads`, a small pool of their own (the store reads on a
+  pool of cursors), so a page never waits behind a slow filtered count, the live feed's
+  poll or a write on the store API's single executor.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import mimetypes
 import re
@@ -27,6 +33,7 @@ import tempfile
 import typing
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -112,14 +119,30 @@ class PageCache:
             self._items.popitem(last=False)
 
 
+#: Threads reading for the lab routes (and the live feed's poll).
+READ_THREADS = 3
+
+
 @dataclass
 class LabContext:
-    """What the lab handlers share: the store API's context, the live feed, the cache."""
+    """What the lab handlers share: the store API's context, the live feed, the cache,
+    and the pool the read routes run on (the feed polls on it too)."""
 
     api: ApiContext
     feed: ChangeFeed
     cache: PageCache = dataclasses.field(default_factory=PageCache)
     openapi: Callable[[], dict[str, Any]] | None = None
+    reads: Executor = dataclasses.field(
+        default_factory=lambda: ThreadPoolExecutor(READ_THREADS, thread_name_prefix="mltrack-lab")
+    )
+
+    def __post_init__(self) -> None:
+        self.feed.reader = self.read
+
+    async def read(self, fn: Callable[[TrackingCore], Any]) -> Any:
+        """``fn(core)`` on the read pool (reads only: writes keep the store executor)."""
+        api = self.api
+        return await asyncio.get_running_loop().run_in_executor(self.reads, lambda: fn(api.core()))
 
 
 class LabHandler(ApiHandler):
@@ -147,7 +170,7 @@ class LabHandler(ApiHandler):
             if hit is not None:
                 self.reply(hit)
                 return
-        body = await self.api.run(lambda core: dumps(fn(core)))
+        body = await self.lab.read(lambda core: dumps(fn(core)))
         if version is not None and version == self.lab.feed.live_version():
             self.lab.cache.put((what, key, version), body)
         self.reply(body)
@@ -259,6 +282,7 @@ def run_query(q: RunsQuery) -> RunQuery:
         q.view_type,
         q.limit,
         tuple(q.order_by),
+        columns=tuple(q.columns),
     )
 
 
@@ -351,27 +375,40 @@ def _plain_count(core: TrackingCore, q: RunsQuery) -> int | None:
 
 
 def _child_counts(core: TrackingCore, run_ids: list[str]) -> dict[str, int]:
-    ids = _sql_ids(run_ids)
-    if ids is None:
+    """How many children each of ``run_ids`` has. One grouped scan of the runs' parent
+    column (5 ms at 100,000 runs), filtered here: a page's ids written into the SQL as an
+    ``IN`` list cost 56 ms to parse at 1,000 ids."""
+    if not run_ids:
         return {}
+    wanted = set(run_ids)
     rows = core.sql(
-        f"SELECT parent_run_id, count(*) FROM runs WHERE parent_run_id IN ({ids}) GROUP BY 1"
+        "SELECT parent_run_id, count(*) FROM runs WHERE parent_run_id IS NOT NULL GROUP BY 1"
     ).fetchall()
-    return {str(p): int(n) for p, n in rows}
+    return {str(p): int(n) for p, n in rows if p in wanted}
 
 
 def columns(core: TrackingCore, q: ColumnsQuery) -> dict[str, Any]:
-    """The body of ``GET /columns`` (``ColumnsReply``)."""
+    """The body of ``GET /columns`` (``ColumnsReply``).
+
+    When every run of the store is in the experiments asked (one experiment in use, the
+    common case), the keys are the tables' distinct keys: 9 ms over 1,000,000 params
+    instead of 82 ms restricted to the experiments' runs by a join.
+    """
     ids = _sql_ids(list(q.experiment_ids))
     if ids is None:
         raise InvalidParameter(f"Experiment ids must be plain ids, got {q.experiment_ids!r}.")
+    others = core.sql(f"SELECT count(*) FROM runs WHERE experiment_id NOT IN ({ids})")
+    every_run = int(others.fetchall()[0][0]) == 0
     out: dict[str, list[str]] = {}
     for name, view in (("params", "params"), ("metrics", "latest_metrics"), ("tags", "tags")):
-        rows = core.sql(
-            f"SELECT DISTINCT t.key FROM {view} t JOIN runs r USING (run_id) "
-            f"WHERE r.experiment_id IN ({ids}) ORDER BY 1"
-        ).fetchall()
-        out[name] = [str(r[0]) for r in rows]
+        if every_run:
+            sql = f"SELECT DISTINCT key FROM {view} ORDER BY 1"
+        else:
+            sql = (
+                f"SELECT key FROM {view} WHERE run_id IN "
+                f"(SELECT run_id FROM runs WHERE experiment_id IN ({ids})) GROUP BY key ORDER BY 1"
+            )
+        out[name] = [str(r[0]) for r in core.sql(sql).fetchall()]
     return out
 
 
@@ -622,7 +659,7 @@ class LabArtifactTableHandler(LabHandler):
 class LabSeriesHandler(LabHandler):
     async def get(self) -> None:
         q: SeriesQuery = self.parse(SeriesQuery)
-        await self.answer(lambda c: series(c, q))
+        self.reply(await self.lab.read(lambda c: dumps(series(c, q))))
 
 
 class LabChangesHandler(LabHandler):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..errors import MltrackError
@@ -90,6 +90,9 @@ class ChangeFeed:
         self._subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._last_tick: float | None = None
+        #: How the poll reads: the store API's executor unless the lab context gives its
+        #: read pool (``LabContext.read``), so a poll never queues a page behind it.
+        self.reader: Callable[[Callable[[TrackingCore], Any]], Awaitable[Any]] = api.run
 
     # ------------------------------------------------------------------ subscribers
     @contextlib.asynccontextmanager
@@ -139,7 +142,7 @@ class ChangeFeed:
         self.ticks += 1
         try:
             self.store_reads += 1
-            signature = await self.api.run(read_signature)
+            signature = await self.reader(read_signature)
         except MltrackError as exc:
             self._set_error(exc.message)
             return

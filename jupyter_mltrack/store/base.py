@@ -38,7 +38,11 @@ class RunQuery:
     ``filter_string`` is the filter language (docs/search.md); ``view_type`` MLflow's
     ``ACTIVE_ONLY`` / ``DELETED_ONLY`` / ``ALL``; ``order_by`` items like
     ``"metrics.acc DESC"``; ``max_results`` ``None`` for the store's page limit;
-    ``page_token`` from the previous :class:`RunPage` (row searches only).
+    ``page_token`` from the previous :class:`RunPage` (row searches only);
+    ``columns`` narrows what row searches load into each run's data to these
+    ``params.<key>``, ``metrics.<key>`` and ``tags.<key>`` (``None``: everything; a narrowed
+    run has no dataset inputs). Views that show a few columns of many runs (the JupyterLab
+    sidebar) pass it so a page reads only what it draws.
     """
 
     experiment_ids: tuple[str, ...]
@@ -47,6 +51,7 @@ class RunQuery:
     max_results: int | None = None
     order_by: tuple[str, ...] = ()
     page_token: str | None = None
+    columns: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

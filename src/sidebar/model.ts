@@ -9,12 +9,19 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { LabApiError } from '../api/lab';
 import type { IRunRow, IRunsPage, IRunsQuery, IRunsCount } from '../api/lab';
 
-/** Rows per request. */
+/** Rows per block (the unit the model keeps and reads). */
 export const BLOCK_SIZE = 100;
 /** Block reads in flight at once: while scrolling fast, later wishes replace earlier ones
- * (only the blocks in view when a read finishes are read next), so requests never pile up
+ * (only the blocks wanted when a read finishes are read next), so requests never pile up
  * behind a store that answers slower than the scroll moves. */
 export const MAX_IN_FLIGHT = 2;
+/** Most consecutive blocks one read asks for (1,000 rows: the server's largest page). A
+ * page costs the store a few table scans whatever its size, so while scrolling, larger
+ * reads keep up with the scroll where block-sized ones fall behind. */
+export const MAX_READ_BLOCKS = 10;
+/** While scrolling, read ahead in the direction of travel as far as the scroll goes in
+ * this many read latencies (the latency is measured: a moving average of the reads). */
+export const LOOKAHEAD_READS = 2.5;
 
 /** Where the model reads (a `LabApi` in JupyterLab; anything with these two in tests). */
 export interface IRunsSource {
@@ -114,14 +121,78 @@ export class RunsModel {
     return this._expanded.some(e => e.parent === runId);
   }
 
-  /** Load what display rows `first`..`last` need (blocks not loaded at this version). */
+  /** Load what display rows `first`..`last` need (blocks not loaded at this version),
+   * and, while the view scrolls, the rows it will reach before a read could answer. */
   async show(first: number, last: number): Promise<void> {
-    this._visible = [first, last];
-    const tops = new Set<number>();
-    for (const i of [first, last, Math.floor((first + last) / 2)]) {
-      tops.add(Math.floor(this._topIndex(Math.max(0, i)) / BLOCK_SIZE));
+    const now = performance.now();
+    const dt = now - this._shownAt;
+    if (first !== this._visible[0] && dt >= 1) {
+      // a scroll (a redraw after a read shows the same rows and does not count)
+      const speed = dt < 500 ? (first - this._visible[0]) / dt : 0; // rows per ms
+      this._speed = 0.5 * this._speed + 0.5 * speed;
+      this._shownAt = now;
+    } else if (dt >= 500) {
+      this._speed = 0; // the scroll stopped
     }
-    await Promise.all([...tops].map(b => this._load(b)));
+    this._visible = [first, last];
+    const a = this._topIndex(Math.max(0, first));
+    const b = this._topIndex(Math.max(0, last));
+    const visible = this._blocksOf(a, b);
+    const travel = this._speed * this._latency; // rows moved while one read runs
+    let wanted = visible;
+    if (Math.abs(travel) >= 1) {
+      const reach = travel * LOOKAHEAD_READS;
+      const ahead =
+        reach > 0
+          ? this._blocksOf(a + travel, b + reach)
+          : this._blocksOf(a + reach, b + travel);
+      if (reach < 0) {
+        ahead.reverse(); // nearest first in the direction of travel
+      }
+      // faster than a screen per read: what is in view now is gone when the read
+      // answers, so the rows it moves to come first
+      wanted =
+        Math.abs(travel) > b - a + 1
+          ? [...ahead, ...visible]
+          : [...visible, ...ahead];
+    }
+    await Promise.all(
+      this._groups(wanted).map(g => this._load(g[0], g.length))
+    );
+  }
+
+  /** Blocks holding top rows `from`..`to` (clipped to the view). */
+  private _blocksOf(from: number, to: number): number[] {
+    const limit = this._total ?? Infinity;
+    const lo = Math.max(0, Math.floor(Math.max(0, from) / BLOCK_SIZE));
+    const hi = Math.floor(Math.max(0, Math.min(to, limit - 1)) / BLOCK_SIZE);
+    const out: number[] = [];
+    for (let block = lo; block <= hi; block++) {
+      out.push(block);
+    }
+    return out;
+  }
+
+  /** The blocks not read at this version, as runs of consecutive blocks (each one read),
+   * in the order wanted. */
+  private _groups(blocks: number[]): number[][] {
+    const groups: number[][] = [];
+    const seen = new Set<number>();
+    for (const block of blocks) {
+      if (this._fresh.has(block) || seen.has(block)) {
+        continue;
+      }
+      seen.add(block);
+      const g = groups.at(-1);
+      if (g && block === g[g.length - 1] + 1 && g.length < MAX_READ_BLOCKS) {
+        g.push(block);
+      } else if (g && block === g[0] - 1 && g.length < MAX_READ_BLOCKS) {
+        g.unshift(block);
+      } else {
+        groups.push([block]);
+      }
+    }
+    return groups;
   }
 
   /** Start again: after a change of query (every block is dropped). */
@@ -249,7 +320,8 @@ export class RunsModel {
     this._changed.emit();
   }
 
-  private async _load(block: number): Promise<void> {
+  /** Read `count` blocks from `block` in one request. */
+  private async _load(block: number, count = 1): Promise<void> {
     if (this.experimentIds.length === 0 || this._fresh.has(block)) {
       return;
     }
@@ -261,21 +333,28 @@ export class RunsModel {
       return;
     }
     if (this._inFlight >= MAX_IN_FLIGHT) {
-      this._deferred = true; // read what is in view once a slot frees
+      this._deferred = true; // read what is wanted once a slot frees
       return;
     }
     const generation = this._generation;
-    this._fresh.add(block);
+    const blocks: number[] = [];
+    for (let b = block; b < block + count && !this._fresh.has(b); b++) {
+      blocks.push(b);
+      this._fresh.add(b);
+    }
     this._inFlight++;
+    const started = performance.now();
     let page: IRunsPage;
     try {
-      page = await this._source.runs(this.query(block * BLOCK_SIZE));
+      page = await this._source.runs(
+        this.query(block * BLOCK_SIZE, blocks.length * BLOCK_SIZE)
+      );
     } catch (reason) {
       this._settled();
       if (generation !== this._generation) {
         return;
       }
-      this._fresh.delete(block);
+      blocks.forEach(b => this._fresh.delete(b));
       if (reason instanceof LabApiError && reason.position !== null) {
         this.error = reason;
         this._total = 0;
@@ -287,6 +366,7 @@ export class RunsModel {
       this._changed.emit();
       return;
     }
+    this._latency = 0.7 * this._latency + 0.3 * (performance.now() - started);
     this._settled();
     if (generation !== this._generation) {
       return; // a newer query started meanwhile
@@ -294,7 +374,12 @@ export class RunsModel {
     this.error = null;
     this.readError = null;
     this.version = Math.max(this.version, page.version);
-    this._blocks.set(block, page.runs);
+    blocks.forEach((b, k) => {
+      const rows = page.runs.slice(k * BLOCK_SIZE, (k + 1) * BLOCK_SIZE);
+      if (rows.length > 0 || k === 0) {
+        this._blocks.set(b, rows);
+      }
+    });
     this._known = Math.max(this._known, block * BLOCK_SIZE + page.runs.length);
     this._hasMore = page.has_more;
     if (page.total !== null) {
@@ -343,4 +428,8 @@ export class RunsModel {
   private _generation = 0;
   private _visible: [number, number] = [0, 40];
   private _anchor = 0;
+  /** Scroll speed (top rows per ms, signed) and read latency (ms), both smoothed. */
+  private _speed = 0;
+  private _shownAt = -Infinity;
+  private _latency = 200;
 }

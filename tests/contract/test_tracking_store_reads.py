@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import duckdb
 import pyarrow as pa
@@ -37,6 +38,43 @@ def test_search_runs_filter(store):
     page = store.search_runs(RunQuery(("0",), either, "ACTIVE_ONLY", None, (), None))
     assert {r.info.run_id for r in page.runs} == {ids[0], ids[3]}
     assert page.runs[0].data.params["lr"] in ("0.00", "0.03")
+
+
+def test_search_runs_narrowed_to_columns(store):
+    """``RunQuery.columns``: each run carries only the keys asked (a page of the sidebar)."""
+    ids = seed_runs(store, 3)
+    store.log_batch([], [], [(ids[1], "note", "x")])
+    query = RunQuery(("0",), "metrics.acc >= 0.1", "ACTIVE_ONLY", None, ("start_time",))
+    narrowed = store.search_runs(replace(query, columns=("metrics.acc", "tags.note")))
+    assert [r.info.run_id for r in narrowed.runs] == ids[1:]
+    assert [r.data.metrics for r in narrowed.runs] == [{"acc": 0.1}, {"acc": 0.2}]
+    assert [r.data.tags for r in narrowed.runs] == [{"note": "x"}, {}]
+    assert all(r.data.params == {} for r in narrowed.runs)
+    bare = store.search_runs(replace(query, columns=()))
+    assert [r.info.run_id for r in bare.runs] == ids[1:]
+    assert all(not r.data.metrics and not r.data.params for r in bare.runs)
+    full = store.search_runs(query)
+    assert full.runs[0].data.params == {"lr": "0.01"}
+    assert full.runs[0].data.metrics == {"acc": 0.1, "train/loss": 0.9}
+
+
+def test_deep_pages_follow_writes(store):
+    """A later page read again after a write shows the write (stores may keep a view's
+    order between pages; a write must invalidate it)."""
+    ids = seed_runs(store, 4)
+    order = ("attributes.start_time DESC",)
+    first = store.search_runs(RunQuery(("0",), "", "ACTIVE_ONLY", 2, order))
+    second = store.search_runs(RunQuery(("0",), "", "ACTIVE_ONLY", 2, order, first.next_page_token))
+    assert [r.info.run_id for r in second.runs] == [ids[1], ids[0]]
+    again = store.search_runs(RunQuery(("0",), "", "ACTIVE_ONLY", 2, order, first.next_page_token))
+    assert [r.info.run_id for r in again.runs] == [ids[1], ids[0]]
+    newest = store.create_run("0", "newest", 9_999, "alice", {}, None).info.run_id
+    after = store.search_runs(RunQuery(("0",), "", "ACTIVE_ONLY", 2, order, first.next_page_token))
+    assert [r.info.run_id for r in after.runs] == [ids[2], ids[1]]
+    store.delete_run(ids[2])
+    after = store.search_runs(RunQuery(("0",), "", "ACTIVE_ONLY", 2, order, first.next_page_token))
+    assert [r.info.run_id for r in after.runs] == [ids[1], ids[0]]
+    assert newest
 
 
 def test_search_runs_order_by_and_paging(store):

@@ -1,8 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import type { IRunRow, IRunsPage, IRunsQuery } from '../../src/api/lab';
 import { LabApiError } from '../../src/api/lab';
-import { BLOCK_SIZE, RunsModel } from '../../src/sidebar/model';
+import {
+  BLOCK_SIZE,
+  MAX_READ_BLOCKS,
+  RunsModel
+} from '../../src/sidebar/model';
 
 function row(i: number, extra: Partial<IRunRow> = {}): IRunRow {
   return {
@@ -174,5 +178,47 @@ describe('RunsModel while scrolling fast', () => {
     pending.shift()!();
     await new Promise(r => setTimeout(r, 0));
     expect(src.asked.map(q => q.offset)).toEqual([0, 1000, 9000]);
+  });
+});
+
+describe('RunsModel reading ahead of the scroll', () => {
+  it('reads the rows the scroll goes to, in reads of up to MAX_READ_BLOCKS blocks', async () => {
+    const { model, src } = await loaded(100_000);
+    let now = 1000;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      // a steady scroll down: 400 rows per 20 ms frame
+      for (let first = 400; first <= 4000; first += 400) {
+        now += 20;
+        await model.show(first, first + 40);
+      }
+    } finally {
+      clock.mockRestore();
+    }
+    const reads = src.asked.slice(1);
+    expect(reads.some(q => (q.limit ?? 0) > BLOCK_SIZE)).toBe(true);
+    expect(
+      reads.every(q => (q.limit ?? 0) <= MAX_READ_BLOCKS * BLOCK_SIZE)
+    ).toBe(true);
+    // rows ahead of the last position are already there
+    expect(model.row(4100).run?.run_name).toBe('run-4100');
+    // and no block was read twice
+    const offsets = reads.flatMap(q =>
+      Array.from(
+        { length: (q.limit ?? 0) / BLOCK_SIZE },
+        (_, k) => (q.offset ?? 0) + k * BLOCK_SIZE
+      )
+    );
+    expect(new Set(offsets).size).toBe(offsets.length);
+  });
+
+  it('reads only the rows in view once the scroll stops', async () => {
+    const { model, src } = await loaded(100_000);
+    await model.show(50_000, 50_030);
+    expect(src.asked.at(-1)).toMatchObject({
+      offset: 50_000,
+      limit: BLOCK_SIZE
+    });
+    expect(src.asked).toHaveLength(2);
   });
 });

@@ -77,12 +77,19 @@ class Database:
         self._free: queue.LifoQueue[duckdb.DuckDBPyConnection] = queue.LifoQueue()
         self._pool_lock = threading.Lock()
         self._closed = False
+        #: Bumped after every write (committed or not): a read result kept with the value
+        #: read before the read ran is current while the value is the same (only this
+        #: process writes the file). ``reads.OrderCache`` relies on it.
+        self.writes = 0
 
     # ------------------------------------------------------------------ writes
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         """One statement on the write connection (its own transaction); its rows."""
         with self.lock:
-            return self._con.execute(sql, list(params)).fetchall()
+            try:
+                return self._con.execute(sql, list(params)).fetchall()
+            finally:
+                self.writes += 1
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -95,12 +102,17 @@ class Database:
             except BaseException:
                 self._con.execute("ROLLBACK")
                 raise
+            finally:
+                self.writes += 1
 
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The write connection under its lock, outside any transaction (migrations)."""
         with self.lock:
-            yield self._con
+            try:
+                yield self._con
+            finally:
+                self.writes += 1
 
     # ------------------------------------------------------------------- reads
     @contextmanager

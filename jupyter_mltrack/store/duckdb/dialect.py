@@ -3,8 +3,8 @@
 Everything else in the DuckDB store is SQL that PostgreSQL reads the same way (with
 ``?`` placeholders rewritten), so a PostgreSQL store reuses it and swaps this module:
 
-- :func:`in_list`: membership in a bound list parameter (``list_contains``; PostgreSQL
-  spells it ``= ANY(%s)``);
+- :func:`in_list`: membership in a bound list parameter (``= ANY(?)``, which PostgreSQL
+  spells the same with a text array);
 - :func:`upsert_into`: insert or replace on the primary key (``INSERT OR REPLACE``;
   PostgreSQL needs ``ON CONFLICT (...) DO UPDATE``);
 - :data:`LATEST_ORDER_KEY`: the one-number (step, time) order of metric points used to
@@ -34,8 +34,14 @@ LATEST_ORDER_KEY = (
 
 
 def in_list(column: str) -> str:
-    """``column`` is one of the values of a bound list parameter."""
-    return f"list_contains({PLACEHOLDER}, {column})"
+    """``column`` is one of the values of a bound list parameter.
+
+    ``= ANY(?)`` plans as a hash semi-join on the list; ``list_contains(?, column)``, used
+    before, searched the list once per row: on 100,000 runs, reading the runs of a
+    1,000-run page took 126 ms that way and 16 ms this way (params of the page: 29 -> 20 ms).
+    Only for WHERE clauses: a NULL ``column`` gives NULL, not FALSE.
+    """
+    return f"{column} = ANY({PLACEHOLDER})"
 
 
 def upsert_into(table: str) -> str:

@@ -7,6 +7,8 @@ Functions take a read cursor (or a query callable over one) from
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -60,35 +62,48 @@ def view_type_clause(view_type: str, column: str = "lifecycle_stage") -> tuple[s
     raise InvalidParameter(f"Unknown view type {view_type!r}; use one of {', '.join(VIEW_TYPES)}.")
 
 
-def load_runs(q: Query, run_ids: Sequence[str]) -> list[Run]:
-    """Full :class:`Run` entities for ``run_ids``, in that order (missing ids are dropped)."""
+def load_runs(
+    q: Query,
+    run_ids: Sequence[str],
+    columns: Sequence[str] | None = None,
+    rows: list[tuple[Any, ...]] | None = None,
+) -> list[Run]:
+    """Full :class:`Run` entities for ``run_ids``, in that order (missing ids are dropped).
+
+    ``columns`` (``params.<key>``, ``metrics.<key>``, ``tags.<key>``) narrows the data read
+    to those keys and skips the dataset inputs: a table with no key asked is not read. Each
+    table is read once for the whole page with a semi-join on the ids (:func:`.in_list`).
+    ``rows``: the runs' rows (``_RUN_COLUMNS``) when the caller already read them.
+    """
     if not run_ids:
         return []
     ids = list(run_ids)
-    rows = q(f"SELECT {_RUN_COLUMNS} FROM store.runs r WHERE {in_list('r.run_id')}", [ids])
+    if rows is None:
+        rows = q(f"SELECT {_RUN_COLUMNS} FROM store.runs r WHERE {in_list('r.run_id')}", [ids])
     data: dict[str, tuple[dict[str, float], dict[str, str], dict[str, str]]] = {
         r[0]: ({}, {}, {}) for r in rows
     }
-    for rid, k, v in q(
-        f"SELECT run_id, key, value FROM store.latest_metrics WHERE {in_list('run_id')}", [ids]
-    ):
-        data[rid][0][k] = v
-    for rid, k, v in q(
-        f"SELECT run_id, key, value FROM store.params WHERE {in_list('run_id')}", [ids]
-    ):
-        data[rid][1][k] = v
-    for rid, k, v in q(
-        f"SELECT run_id, key, value FROM store.tags WHERE {in_list('run_id')}", [ids]
-    ):
-        data[rid][2][k] = v
+    wanted = keys_by_table(columns)
+    for slot, table in enumerate(("store.latest_metrics", "store.params", "store.tags")):
+        keys = wanted.get(table) if wanted is not None else None
+        if wanted is not None and not keys:
+            continue
+        sql = f"SELECT run_id, key, value FROM {table} WHERE {in_list('run_id')}"
+        params: list[Any] = [ids]
+        if keys:
+            sql += f" AND {in_list('key')}"
+            params.append(keys)
+        for rid, k, v in q(sql, params):
+            data[rid][slot][k] = v
     inputs: dict[str, list[DatasetInput]] = {}
-    for rid, tags, *ds in q(
-        "SELECT i.run_id, i.tags, d.name, d.digest, d.source_type, d.source, d.schema, d.profile "
-        "FROM store.run_inputs i JOIN store.datasets d USING (dataset_id) "
-        f"WHERE {in_list('i.run_id')} ORDER BY d.name",
-        [ids],
-    ):
-        inputs.setdefault(rid, []).append(DatasetInput(Dataset(*ds), json.loads(tags)))
+    if wanted is None:
+        for rid, tags, *ds in q(
+            "SELECT i.run_id, i.tags, d.name, d.digest, d.source_type, d.source, d.schema, "
+            "d.profile FROM store.run_inputs i JOIN store.datasets d USING (dataset_id) "
+            f"WHERE {in_list('i.run_id')} ORDER BY d.name",
+            [ids],
+        ):
+            inputs.setdefault(rid, []).append(DatasetInput(Dataset(*ds), json.loads(tags)))
     by_id = {
         r[0]: Run(
             RunInfo(*r),
@@ -98,6 +113,24 @@ def load_runs(q: Query, run_ids: Sequence[str]) -> list[Run]:
         for r in rows
     }
     return [by_id[i] for i in ids if i in by_id]
+
+
+_COLUMN_TABLES = {
+    "metrics": "store.latest_metrics",
+    "params": "store.params",
+    "tags": "store.tags",
+}
+
+
+def keys_by_table(columns: Sequence[str] | None) -> dict[str, list[str]] | None:
+    """``{"store.params": [keys], ...}`` of ``params.<key>``-style columns, or ``None``."""
+    if columns is None:
+        return None
+    out: dict[str, list[str]] = {}
+    for column in columns:
+        kind, _, key = column.partition(".")
+        out.setdefault(_COLUMN_TABLES[kind], []).append(key)
+    return out
 
 
 def _select_run_ids(query: RunQuery) -> tuple[str, list[Any]]:
@@ -118,8 +151,48 @@ def _select_run_ids(query: RunQuery) -> tuple[str, list[Any]]:
     return sql, [list(experiment_ids), *stage_params, *where_params, *order_params]
 
 
-def search_runs(q: Query, query: RunQuery) -> RunPage:
-    """One page of runs as entities, with a token for the next page."""
+class OrderCache:
+    """The ordered run ids of the last few searches, each valid while the store's write
+    counter (:attr:`.connection.Database.writes`) is unchanged.
+
+    A view scrolled to a deep page asks ``LIMIT 100 OFFSET n`` for many ``n``: each such
+    page sorts every matching run again to skip ``n`` of them. With the ids kept, the first
+    deep page sorts once and every later one is a slice.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self.hits = 0
+        self._items: OrderedDict[str, tuple[int, list[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def ids(self, q: Query, sql: str, params: list[Any], version: int) -> list[str]:
+        """Every id ``sql`` selects, in order; read now unless kept at ``version``."""
+        key = sql + "\x00" + repr(params)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None and found[0] == version:
+                self.hits += 1
+                self._items.move_to_end(key)
+                return found[1]
+        ids = [r[0] for r in q(sql, params)]
+        with self._lock:
+            self._items[key] = (version, ids)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return ids
+
+
+def search_runs(
+    q: Query, query: RunQuery, order: OrderCache | None = None, version: int = 0
+) -> RunPage:
+    """One page of runs as entities, with a token for the next page.
+
+    The first page is a top-N select; deeper pages slice the ordered ids that ``order``
+    keeps at the store's write counter ``version`` (read it before calling). Then each
+    data table is read once for the page (:func:`load_runs`).
+    """
     sql, params = _select_run_ids(query)
     fingerprint = search_fingerprint(
         query.experiment_ids, query.filter_string, query.order_by, query.view_type
@@ -127,12 +200,14 @@ def search_runs(q: Query, query: RunQuery) -> RunPage:
     token_in = query.page_token
     offset = decode_page_token(token_in, fingerprint) if token_in else 0
     limit = _check_max_results(query.max_results)
-    page_sql = sql + f" LIMIT {limit + 1} OFFSET {int(offset)}"
-    ids = [r[0] for r in q(page_sql, params)]
+    if offset and order is not None:
+        ids = order.ids(q, sql, params, version)[offset : offset + limit + 1]
+    else:
+        ids = [r[0] for r in q(sql + f" LIMIT {limit + 1} OFFSET {int(offset)}", params)]
     more = len(ids) > limit
     ids = ids[:limit]
     token = encode_page_token(offset + limit, fingerprint) if more else None
-    return RunPage(load_runs(q, ids), token)
+    return RunPage(load_runs(q, ids, query.columns), token)
 
 
 def _check_max_results(max_results: int | None) -> int:

@@ -79,6 +79,7 @@ class DuckDBStore(DuckDBRegistry):
             else self.path.parent / "artifacts"
         )
         self.db = Database(self.path, readers=readers)
+        self.order_cache = reads.OrderCache()
         try:
             with self.db.writer() as con:
                 migrate(con)
@@ -221,8 +222,14 @@ class DuckDBStore(DuckDBRegistry):
 
     # --------------------------------------------------------------------- reads
     def search_runs(self, query: RunQuery) -> RunPage:
+        version = self.db.writes  # before the read: see reads.OrderCache
         with self.db.reader() as cur:
-            return reads.search_runs(lambda sql, p: cur.execute(sql, list(p)).fetchall(), query)
+            return reads.search_runs(
+                lambda sql, p: cur.execute(sql, list(p)).fetchall(),
+                query,
+                self.order_cache,
+                version,
+            )
 
     def search_runs_arrow(self, query: RunQuery) -> dict[str, Any]:
         with self.db.reader() as cur:

@@ -21,7 +21,7 @@ from ...errors import InvalidParameter, MltrackError
 from ...settings import SEARCH_LIMIT
 from ..arrow import detached_relation
 from ..base import RunPage, RunQuery, SeriesRequest
-from ..duckdb.reads import view_type_clause
+from ..duckdb.reads import keys_by_table, view_type_clause
 from ..search import (
     POSTGRES,
     compile_filter,
@@ -64,8 +64,9 @@ _RUN_TYPES = [pa.string()] * 4 + [pa.int64(), pa.int64()] + [pa.string()] * 4
 SQL_TIMEOUT_S = 60
 
 
-def load_runs(con: Con, run_ids: Sequence[str]) -> list[Run]:
-    """Full :class:`Run` entities for ``run_ids``, in that order (missing ids are dropped)."""
+def load_runs(con: Con, run_ids: Sequence[str], columns: Sequence[str] | None = None) -> list[Run]:
+    """Full :class:`Run` entities for ``run_ids``, in that order (missing ids are dropped);
+    ``columns`` narrows the data to those keys, as in the DuckDB store's ``load_runs``."""
     if not run_ids:
         return []
     ids = list(run_ids)
@@ -75,18 +76,30 @@ def load_runs(con: Con, run_ids: Sequence[str]) -> list[Run]:
     data: dict[str, tuple[dict[str, float], dict[str, str], dict[str, str]]] = {
         r[0]: ({}, {}, {}) for r in rows
     }
+    wanted = keys_by_table(columns)
     for pos, table in enumerate(("store.latest_metrics", "store.params", "store.tags")):
-        for rid, k, v in con.fetchall(
-            f"SELECT run_id, key, value FROM {table} WHERE {in_list('run_id')}", [ids]
-        ):
+        keys = wanted.get(table) if wanted is not None else None
+        if wanted is not None and not keys:
+            continue
+        sql = f"SELECT run_id, key, value FROM {table} WHERE {in_list('run_id')}"
+        params: list[Any] = [ids]
+        if keys:
+            sql += f" AND {in_list('key')}"
+            params.append(keys)
+        for rid, k, v in con.fetchall(sql, params):
             data[rid][pos][k] = v
     inputs: dict[str, list[DatasetInput]] = {}
-    for rid, tags, *ds in con.fetchall(
-        "SELECT i.run_id, i.tags, d.name, d.digest, d.source_type, d.source, d.schema, d.profile "
-        "FROM store.run_inputs i JOIN store.datasets d USING (dataset_id) "
-        f"WHERE {in_list('i.run_id')} ORDER BY d.name",
-        [ids],
-    ):
+    input_rows = (
+        con.fetchall(
+            "SELECT i.run_id, i.tags, d.name, d.digest, d.source_type, d.source, d.schema, "
+            "d.profile FROM store.run_inputs i JOIN store.datasets d USING (dataset_id) "
+            f"WHERE {in_list('i.run_id')} ORDER BY d.name",
+            [ids],
+        )
+        if wanted is None
+        else []
+    )
+    for rid, tags, *ds in input_rows:
         inputs.setdefault(rid, []).append(DatasetInput(Dataset(*ds), json.loads(tags)))
     by_id = {
         r[0]: Run(RunInfo(*r), RunData(*data[r[0]]), RunInputs(inputs.get(r[0], []))) for r in rows
@@ -134,7 +147,7 @@ def search_runs(con: Con, query: RunQuery) -> RunPage:
     more = len(ids) > limit
     ids = ids[:limit]
     token = encode_page_token(offset + limit, fingerprint) if more else None
-    return RunPage(load_runs(con, ids), token)
+    return RunPage(load_runs(con, ids, query.columns), token)
 
 
 def _long_table(rows: list[tuple[Any, ...]], value_type: pa.DataType) -> pa.Table:

@@ -310,6 +310,8 @@ def run_query_to_params(query: RunQuery) -> list[tuple[str, Any]]:
         ("max_results", query.max_results),
         *(("order_by", o) for o in query.order_by),
         ("page_token", query.page_token),
+        *(("columns", c) for c in query.columns or ()),
+        ("narrow", "true" if query.columns is not None and not query.columns else None),
     ]
 
 
@@ -324,6 +326,7 @@ def run_query_from_params(
         return found[-1] if found else default
 
     token = one("page_token", "")
+    columns = tuple(values("columns"))
     return RunQuery(
         experiment_ids=tuple(values("experiment_ids")),
         filter_string=one("filter", ""),
@@ -331,4 +334,5 @@ def run_query_from_params(
         max_results=number("max_results"),
         order_by=tuple(values("order_by")),
         page_token=token or None,
+        columns=columns or (() if one("narrow", "") == "true" else None),
     )
