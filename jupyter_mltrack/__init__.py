@@ -101,6 +101,7 @@ __all__ = [
     "delete_experiment",
     "delete_run",
     "delete_tag",
+    "deployments",
     "download_artifacts",
     "end_run",
     "errors",
@@ -157,11 +158,21 @@ __all__ = [
 ]
 
 
+_LAZY_MODULES = (
+    "data",
+    "widgets",
+    "projects",
+    "models",
+    "deployments",
+    "sklearn",
+    "pytorch",
+    "pyfunc",
+)
 _EVALUATION = ("evaluate", "validate", "Threshold", "MetricThreshold", "load_table")
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("data", "widgets", "projects", "models", "sklearn", "pytorch", "pyfunc"):
+    if name in _LAZY_MODULES:
         # imported on first use (widgets load ipywidgets, flavors their ML libraries)
         import importlib
 

@@ -25,6 +25,7 @@ from ..errors import MltrackError
 from . import (
     _artifacts,
     _db,
+    _deployments,
     _experiments,
     _gc,
     _models,
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     global_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
     modules = (_experiments, _runs, _artifacts, _sql, _gc, _service, _server, _db, _models)
-    for module in (*modules, _projects):
+    for module in (*modules, _projects, _deployments):
         module.register(subparsers)
     return parser
 
