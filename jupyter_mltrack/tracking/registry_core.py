@@ -126,12 +126,16 @@ class RegistryMethods:
     store: TrackingStore
 
     def _registry(self) -> RegistryStore:
+        store: Any = self.store
+        if self.__dict__.get("_registry_checked") is store:  # the check walks every method
+            return cast(RegistryStore, store)
         if not isinstance(self.store, RegistryStore):
             raise InvalidState(
                 f"The tracking store {getattr(self.store, 'uri', self.store)!r} has no model "
                 "registry (its class does not implement RegistryStore); use a DuckDB file, a "
                 "PostgreSQL database or an mltrack server."
             )
+        self.__dict__["_registry_checked"] = self.store
         return self.store
 
     # ------------------------------------------------------------ logged models
