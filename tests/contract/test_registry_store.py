@@ -322,3 +322,23 @@ def test_every_store_implements_the_registry_protocol_with_its_signatures():
             want = inspect.signature(getattr(RegistryStore, name))
             have = inspect.signature(getattr(cls, name))
             assert list(have.parameters) == list(want.parameters), (cls.__name__, name)
+
+
+def test_sql_views_of_the_registry(reg):
+    run_id = _run(reg)
+    lm = reg.create_logged_model("0", "model", run_id, {"t": "1"}, {}, None)
+    reg.create_registered_model("churn", {"team": "x"}, "")
+    _version(reg, "churn", run_id=run_id, model_id=lm.model_id)
+    reg.set_registered_model_alias("churn", "champion", 1)
+    rows = reg.sql(
+        "SELECT v.name, v.version, v.run_id, l.name AS logged, a.alias "
+        "FROM model_versions v JOIN logged_models l ON l.model_id = v.model_id "
+        "JOIN registered_model_aliases a ON a.name = v.name AND a.version = v.version"
+    ).fetchall()
+    assert rows == [("churn", 1, run_id, "model", "champion")]
+    assert reg.sql("SELECT * FROM registered_models").columns == [
+        "name",
+        "creation_timestamp",
+        "last_updated_timestamp",
+        "description",
+    ]

@@ -80,6 +80,21 @@ VIEWS = {
     "datasets": "SELECT * FROM store.datasets",
     "run_inputs": "SELECT * FROM store.run_inputs",
 }
+#: The registry's views (migration 4); kept apart so a store older than it opens its views.
+REGISTRY_VIEWS = {
+    "logged_models": "SELECT * FROM store.logged_models",
+    "logged_model_tags": "SELECT * FROM store.logged_model_tags",
+    "logged_model_params": "SELECT * FROM store.logged_model_params",
+    "registered_models": (
+        "SELECT name, creation_timestamp, last_updated_timestamp, description "
+        "FROM store.registered_models"
+    ),
+    "registered_model_tags": "SELECT * FROM store.registered_model_tags",
+    "model_versions": "SELECT * FROM store.model_versions",
+    "model_version_tags": "SELECT * FROM store.model_version_tags",
+    "registered_model_aliases": "SELECT * FROM store.registered_model_aliases",
+}
+VIEWS.update(REGISTRY_VIEWS)
 
 #: The store service (docs/service-design.md): idempotent batch ingest and run liveness.
 _V2 = [

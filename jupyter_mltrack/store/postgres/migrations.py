@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from ...errors import InvalidState
+from ..duckdb.migrations import REGISTRY_VIEWS as _REGISTRY_VIEWS
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "VIEWS_SCHEMA", "current_version", "migrate"]
 
@@ -159,6 +160,7 @@ VIEWS = {
     "datasets": "SELECT * FROM store.datasets",
     "run_inputs": "SELECT * FROM store.run_inputs",
 }
+VIEWS.update(_REGISTRY_VIEWS)
 
 
 def current_version(con: Any) -> int:
@@ -198,4 +200,5 @@ def migrate(con: Any, *, upto: int = SCHEMA_VERSION) -> int:
 
 
 def _views_exist(con: Any) -> bool:
-    return bool(con.fetchall(f"SELECT to_regclass('{VIEWS_SCHEMA}.run_inputs') IS NOT NULL")[0][0])
+    newest = f"{VIEWS_SCHEMA}.registered_model_aliases"
+    return bool(con.fetchall(f"SELECT to_regclass('{newest}') IS NOT NULL")[0][0])
