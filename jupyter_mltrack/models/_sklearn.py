@@ -52,8 +52,11 @@ def _dump(
 ) -> tuple[str, str, list[str] | None, str | None]:
     """Write the estimator; returns (format, file, trusted types, note)."""
     if fmt == "skops":
-        import skops.io as sio  # type: ignore[import-untyped]
-
+        try:
+            import skops.io as sio  # type: ignore[import-untyped]
+        except ImportError:
+            note = "skops is not installed (pip install skops); saved with cloudpickle"
+            return (*_dump(sk_model, directory, "cloudpickle", None)[:3], note)
         path = os.path.join(directory, _FILES["skops"])
         try:
             sio.dump(sk_model, path)

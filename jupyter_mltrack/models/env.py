@@ -165,7 +165,7 @@ def infer_requirements(distributions: Sequence[str], modules: Iterable[str] = ()
         version = _version_of(name)
         if version is None:
             continue  # not installed: nothing honest to pin
-        out.append(f"{name}=={version}")
+        out.append(f"{name}=={version.split('+')[0]}")  # no local label (+cpu): PyPI installs it
     return sorted(out, key=str.lower)
 
 

@@ -98,9 +98,11 @@ class Model:
     @property
     def saved_by(self) -> str:
         """``"mlflow <version>"`` or ``"jupyter-mltrack <version>"``: who wrote this MLmodel."""
-        if "mlflow_version" in self.extra and "mltrack_version" not in self.extra:
+        if "mltrack_version" in self.extra:
+            return f"jupyter-mltrack {self.extra['mltrack_version']}"
+        if "mlflow_version" in self.extra:
             return f"mlflow {self.extra['mlflow_version']}"
-        return f"jupyter-mltrack {self.extra.get('mltrack_version', '?')}"
+        return "unknown"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -142,7 +144,10 @@ class Model:
         sig = d.pop("signature", None)
         kwargs = {k: d.pop(k) for k in _KNOWN if k in d}
         kwargs["signature"] = ModelSignature.from_dict(sig) if sig else None
-        return cls(**kwargs, **d)
+        model = cls(**kwargs, **d)
+        if "mltrack_version" not in d:  # written by MLflow (or another tool): say so
+            model.extra.pop("mltrack_version", None)
+        return model
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Model:
