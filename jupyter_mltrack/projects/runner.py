@@ -23,14 +23,14 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO
 
 from ..entities import Param, RunStatus
 from ..errors import InvalidParameter
-from ..tracking.capture import ARTIFACT_REQUIREMENTS, capture_run_context
+from ..tracking.capture import ARTIFACT_REQUIREMENTS, capture_run_context, requirements_text
 from ..tracking.client import TrackingClient
 from .envs import ENV_MANAGERS, Environment, prepare_environment
 from .errors import ExecutionFailed
@@ -197,7 +197,8 @@ def _experiment_id(client: TrackingClient, name: str | None, given: str | None) 
 def _tags(prepared: PreparedRun, env: Environment, command: str) -> dict[str, str]:
     fetched, entry = prepared.fetched, prepared.entry_point
     target = prepared.project.directory / (entry.notebook or entry.name)
-    context = capture_run_context(str(target) if target.is_file() else str(fetched.directory))
+    source = str(target) if target.is_file() else str(fetched.directory)
+    context = capture_run_context(source, requirements=False)  # listed after the start
     tags = dict(context.tags)
     tags.update(
         {
@@ -256,11 +257,8 @@ def _launch(
     try:
         if prepared.params:
             client.log_batch(run_id, params=[Param(k, v) for k, v in prepared.params.items()])
-        if context_reqs or env.manager == "local":
-            from ..tracking.capture import requirements_text
-
-            text = context_reqs if env.manager != "local" else requirements_text()
-            client.log_text(run_id, text, ARTIFACT_REQUIREMENTS)
+        if context_reqs:
+            client.log_text(run_id, context_reqs, ARTIFACT_REQUIREMENTS)
         child_env = env.command_env(dict(os.environ))
         child_env.update(
             {
@@ -283,7 +281,13 @@ def _launch(
     except BaseException:
         client.set_terminated(run_id, RunStatus.FAILED)
         raise
-    return SubmittedRun(client, run_id, process, scratch, notebook_out, stream_output, command)
+    submitted = SubmittedRun(client, run_id, process, scratch, notebook_out, stream_output, command)
+    if env.manager == "local":
+        # listing this environment's packages takes a second or more: not before user code
+        submitted.add_recorder(
+            lambda: client.log_text(run_id, requirements_text(), ARTIFACT_REQUIREMENTS)
+        )
+    return submitted
 
 
 def _quote(text: str) -> str:
@@ -346,6 +350,20 @@ class SubmittedRun:
         ]
         for tee in self._tees:
             tee.start()
+        self._recorders: list[threading.Thread] = []
+
+    def add_recorder(self, record: Callable[[], None]) -> None:
+        """Run ``record`` now in a thread, while the command runs; joined before the end."""
+
+        def guarded() -> None:
+            try:
+                record()
+            except Exception as exc:  # an extra: the run is recorded without it
+                print(f"mltrack: could not record {record}: {exc}", file=sys.stderr)
+
+        thread = threading.Thread(target=guarded, daemon=True)
+        thread.start()
+        self._recorders.append(thread)
 
     @property
     def pid(self) -> int:
@@ -405,8 +423,8 @@ class SubmittedRun:
             if self._status is not None:
                 return self._status
             code = self._process.wait()
-            for tee in self._tees:
-                tee.join(timeout=10)
+            for thread in [*self._tees, *self._recorders]:
+                thread.join(timeout=30)
             if self._cancelled:
                 status = RunStatus.KILLED
             else:

@@ -74,7 +74,9 @@ class RunContext:
     artifacts: dict[str, str] = field(default_factory=dict)
 
 
-def capture_run_context(source: str | None = None, max_diff_bytes: int = 100_000) -> RunContext:
+def capture_run_context(
+    source: str | None = None, max_diff_bytes: int = 100_000, requirements: bool = True
+) -> RunContext:
     """Capture the run context of the current process.
 
     Args:
@@ -82,6 +84,9 @@ def capture_run_context(source: str | None = None, max_diff_bytes: int = 100_000
             session, else ``sys.argv[0]``, else ``<interactive>`` (IPython) / ``<stdin>``.
         max_diff_bytes: cap on ``environment/git_diff.patch``; a longer diff is cut there and
             ends with a line saying so and giving the full size.
+        requirements: include ``environment/requirements.txt`` (the first listing in a
+            process reads every installed distribution's metadata: a second or more);
+            ``mltrack run`` lists the project environment's packages itself.
 
     Returns:
         A :class:`RunContext`. Git tags are absent when git is missing or the source is not in
@@ -101,7 +106,7 @@ def capture_run_context(source: str | None = None, max_diff_bytes: int = 100_000
     if source is None and source_type == SOURCE_TYPE_LOCAL and source_name.endswith(".py"):
         tags[TAG_ARGV] = json.dumps(sys.argv)[:5000]
         tags[TAG_CWD] = str(Path.cwd())
-    artifacts = {ARTIFACT_REQUIREMENTS: requirements_text()}
+    artifacts = {ARTIFACT_REQUIREMENTS: requirements_text()} if requirements else {}
 
     git_tags, diff = _git_state(git_dir, max_diff_bytes)
     tags.update(git_tags)
