@@ -17,6 +17,8 @@ artifact_executor=None, base_url="", **ignored)`` returns tornado route specs
   experiments, runs, params, metrics, tags, log-batch, log-inputs, log-model, outputs,
   search, metric history and ``get-history-bulk-interval``, artifact listing, the
   logged-model endpoints of MLflow 3 (:mod:`._tracking`, :mod:`._models`);
+- the model registry: ``registered-models/...`` and ``model-versions/...``
+  (:mod:`._registry`);
 - ``/api/2.0/mlflow-artifacts/artifacts[/<path>]`` (and ``/ajax-api/...``): the streamed
   artifact proxy (:mod:`._artifacts`) over ``artifacts_destination``;
 - ``/get-artifact?run_id=&path=`` (a run's file, streamed, MLflow's MIME types);
@@ -47,7 +49,8 @@ from ..artifacts.local import local_path_from_uri
 from ..store.base import TrackingStore
 from ._artifacts import ARTIFACT_ROUTES, GetRunArtifact
 from ._base import EndpointNotFound, MlflowContext, MlflowHandler, mlflow_error
-from ._models import MODEL_ROUTES, LoggedModelStore
+from ._models import MODEL_ROUTES
+from ._registry import REGISTRY_ROUTES
 from ._tracking import TRACKING_ROUTES
 
 __all__ = ["MlflowContext", "RouteSpec", "make_handlers", "mlflow_error"]
@@ -147,13 +150,12 @@ def make_handlers(
         or ThreadPoolExecutor(4, thread_name_prefix="mltrack-artifacts"),
         artifacts_uri=artifacts_uri,
         artifacts_prefix=prefix,
-        logged_models=LoggedModelStore(artifacts_uri),
     )
     base = "/" + base_url.strip("/") if base_url.strip("/") else ""
     kwargs = {"ctx": ctx}
     routes: list[RouteSpec] = []
     for api in API_PREFIXES:
-        for path, cls in (*TRACKING_ROUTES, *MODEL_ROUTES):
+        for path, cls in (*TRACKING_ROUTES, *MODEL_ROUTES, *REGISTRY_ROUTES):
             routes.append((f"{base}{api}/{path}", cls, kwargs))
         if api.startswith(("/api/3.0", "/ajax-api/3.0")):
             routes.append((f"{base}{api}/server-info", ServerInfo, kwargs))

@@ -28,7 +28,6 @@ from ..artifacts.base import ArtifactRepository, ArtifactWriter
 from ..errors import InvalidParameter
 from ._base import Message, MlflowHandler
 from ._convert import file_info_json
-from ._models import META_PREFIX
 
 __all__ = [
     "CHUNK_BYTES",
@@ -38,6 +37,9 @@ __all__ = [
     "mime_type",
     "safe_artifact_path",
 ]
+
+#: Where servers before the logged-model table kept their JSON records (still refused).
+META_PREFIX = ".mltrack-meta"
 
 #: Size of the chunks a download reads and flushes.
 CHUNK_BYTES = 1024 * 1024

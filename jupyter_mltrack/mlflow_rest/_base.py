@@ -92,7 +92,6 @@ class MlflowContext:
     artifacts_uri: str
     #: ``file://`` form of the root, as the store writes run artifact URIs under it.
     artifacts_prefix: str
-    logged_models: Any = None  # _models.LoggedModelStore (set by make_handlers)
     _cores: CoreCache = field(default_factory=CoreCache)
 
     def core(self) -> TrackingCore:

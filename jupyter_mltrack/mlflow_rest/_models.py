@@ -5,184 +5,124 @@ artifact location through the proxy, finalizes it (``READY``) and records it as 
 output of the run; ``load_model("models:/<id>")`` reads it back, and
 ``load_model("runs:/<run>/<name>")`` finds it with a search by name.
 
-The tracking store has no logged-model table yet, so :class:`LoggedModelStore` keeps
-each model as one JSON document (and each run's outputs as another) in the server's
-artifact repository under ``.mltrack-meta/`` (a prefix the proxy refuses). Searches read
-the documents of the asked experiments; that is fine for a team's models, and the
-store gets a table when the registry issue lands (docs/mlflow-compat.md).
+The models live in the store's logged-model table, reached through the validating core
+(``create_logged_model``, ``search_logged_models``, ...); a model's metrics are the points
+logged with its ``model_id``. A run's ``outputs.model_outputs`` are the logged models whose
+``source_run_id`` is that run (what ``log_model`` records); ``runs/outputs`` checks the run
+and the models and records nothing more (docs/mlflow-compat.md). With ``--auth`` a logged
+model has its experiment's permission, and one the caller may not read answers as a
+missing one (the guarded store checks it).
 """
 
 from __future__ import annotations
 
-import json
-import secrets
-import threading
-import time
 from typing import Any
 
 from ..artifacts import get_artifact_repository
-from ..artifacts.base import ArtifactRepository
-from ..errors import ArtifactNotFound, InvalidParameter, NotFound
+from ..entities import LoggedModel, LoggedModelStatus
+from ..errors import InvalidParameter
 from ..tracking.core import TrackingCore
 from ._base import Message, MlflowHandler
-from ._convert import file_info_json, kv_list, proxied_uri
-from ._filters import matches, parse_clauses
+from ._convert import file_info_json, float_json, kv_list, proxied_uri
 
-__all__ = ["META_PREFIX", "MODEL_ROUTES", "LoggedModelStore"]
+__all__ = ["MODEL_ROUTES", "model_json", "run_outputs_many"]
 
-META_PREFIX = ".mltrack-meta"
+#: MLflow's ``LoggedModelStatus`` proto names and numbers; ours are the bare names.
 STATUSES = {
     0: "LOGGED_MODEL_STATUS_UNSPECIFIED",
     1: "LOGGED_MODEL_PENDING",
     2: "LOGGED_MODEL_READY",
     3: "LOGGED_MODEL_UPLOAD_FAILED",
 }
-MODEL_ATTRIBUTES = (
-    "model_id",
-    "name",
-    "status",
-    "model_type",
-    "source_run_id",
-    "creation_timestamp",
-    "creation_time",
-    "last_updated_timestamp",
-    "last_updated_time",
-)
-MODEL_NUMERIC = (
-    "creation_timestamp",
-    "creation_time",
-    "last_updated_timestamp",
-    "last_updated_time",
-)
+_TO_PROTO = {
+    LoggedModelStatus.PENDING: "LOGGED_MODEL_PENDING",
+    LoggedModelStatus.READY: "LOGGED_MODEL_READY",
+    LoggedModelStatus.FAILED: "LOGGED_MODEL_UPLOAD_FAILED",
+}
+_FROM_PROTO = {v: k for k, v in _TO_PROTO.items()}
+#: Largest page of ``logged-models/search`` (MLflow's default is 100).
+MAX_SEARCH = 1000
 
 
-def _now() -> int:
-    return time.time_ns() // 1_000_000
-
-
-class LoggedModelStore:
-    """Logged models and run outputs as JSON documents in an artifact repository."""
-
-    def __init__(self, artifacts_uri: str) -> None:
-        self.artifacts_uri = artifacts_uri
-        self._lock = threading.Lock()
-
-    def _repo(self) -> ArtifactRepository:
-        return get_artifact_repository(self.artifacts_uri)
-
-    def _read(self, path: str) -> Any:
-        try:
-            with self._repo().open_reader(path) as fh:
-                return json.loads(fh.read())
-        except ArtifactNotFound:
-            return None
-
-    def _write(self, path: str, doc: Any) -> None:
-        self._repo().write_bytes(path, json.dumps(doc).encode())
-
-    # models
-    def create(self, doc: dict[str, Any]) -> dict[str, Any]:
-        self._write(f"{META_PREFIX}/logged-models/{doc['model_id']}.json", doc)
-        return doc
-
-    def get(self, model_id: str) -> dict[str, Any]:
-        if not model_id or "/" in model_id or model_id.startswith("."):
-            raise NotFound(f"Logged model with ID '{model_id}' not found.")
-        doc = self._read(f"{META_PREFIX}/logged-models/{model_id}.json")
-        if doc is None or doc.get("deleted"):
-            raise NotFound(f"Logged model with ID '{model_id}' not found.")
-        return dict(doc)
-
-    def update(self, model_id: str, change: Any) -> dict[str, Any]:
-        with self._lock:
-            doc = self.get(model_id)
-            change(doc)
-            doc["last_updated_timestamp_ms"] = _now()
-            self.create(doc)
-            return doc
-
-    def all(self) -> list[dict[str, Any]]:
-        docs = []
-        for info in self._repo().list_artifacts(f"{META_PREFIX}/logged-models"):
-            doc = self._read(info.path)
-            if doc is not None and not doc.get("deleted"):
-                docs.append(doc)
-        return docs
-
-    # run outputs
-    def run_outputs(self, run_id: str) -> list[dict[str, Any]]:
-        if not run_id.isalnum():
-            return []
-        doc = self._read(f"{META_PREFIX}/run-outputs/{run_id}.json")
-        return list(doc or [])
-
-    def add_run_outputs(self, run_id: str, outputs: list[dict[str, Any]]) -> None:
-        if not run_id.isalnum():
-            raise InvalidParameter(f"Invalid run id {run_id!r}.")
-        with self._lock:
-            current = self.run_outputs(run_id)
-            for item in outputs:
-                if item not in current:
-                    current.append(item)
-            self._write(f"{META_PREFIX}/run-outputs/{run_id}.json", current)
-
-
-def model_json(doc: dict[str, Any], prefix: str) -> dict[str, Any]:
-    info = {
-        "model_id": doc["model_id"],
-        "experiment_id": doc["experiment_id"],
-        "name": doc["name"],
-        "creation_timestamp_ms": doc["creation_timestamp_ms"],
-        "last_updated_timestamp_ms": doc["last_updated_timestamp_ms"],
-        "artifact_uri": proxied_uri(doc["artifact_location"], prefix),
-        "status": doc["status"],
-        "tags": kv_list(doc.get("tags", {})),
+def model_json(model: LoggedModel, prefix: str) -> dict[str, Any]:
+    """A ``LoggedModel`` message (``info`` and ``data``)."""
+    info: dict[str, Any] = {
+        "model_id": model.model_id,
+        "experiment_id": model.experiment_id,
+        "name": model.name,
+        "creation_timestamp_ms": model.creation_timestamp,
+        "last_updated_timestamp_ms": model.last_updated_timestamp,
+        "artifact_uri": proxied_uri(model.artifact_location, prefix),
+        "status": _TO_PROTO.get(model.status, "LOGGED_MODEL_STATUS_UNSPECIFIED"),
+        "tags": kv_list(dict(model.tags)),
     }
-    for name in ("model_type", "source_run_id", "status_message"):
-        if doc.get(name):
-            info[name] = doc[name]
-    return {"info": info, "data": {"params": kv_list(doc.get("params", {})), "metrics": []}}
+    if model.model_type:
+        info["model_type"] = model.model_type
+    if model.source_run_id:
+        info["source_run_id"] = model.source_run_id
+    metrics = []
+    for m in model.metrics:
+        point: dict[str, Any] = {
+            "key": m.key,
+            "value": float_json(float(m.value)),
+            "timestamp": m.timestamp_ms,
+            "step": m.step,
+            "model_id": model.model_id,
+        }
+        if m.run_id:
+            point["run_id"] = m.run_id
+        if m.dataset_name:
+            point["dataset_name"] = m.dataset_name
+        if m.dataset_digest:
+            point["dataset_digest"] = m.dataset_digest
+        metrics.append(point)
+    return {"info": info, "data": {"params": kv_list(dict(model.params)), "metrics": metrics}}
+
+
+def run_outputs_many(core: TrackingCore, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """``outputs.model_outputs`` of each run: its logged models (one search for a page)."""
+    out: dict[str, list[dict[str, Any]]] = {r: [] for r in run_ids}
+    ids = [r for r in run_ids if r.isalnum()]  # run ids are hex; anything else has none
+    if not ids:
+        return out
+    listed = ", ".join(f"'{r}'" for r in ids)
+    try:
+        models = core.search_logged_models(filter_string=f"source_run_id IN ({listed})")
+    except InvalidParameter:
+        return out
+    for model in models:
+        if model.source_run_id in out:
+            out[model.source_run_id].append({"model_id": model.model_id, "step": 0})
+    return out
 
 
 def _status(value: Any) -> str:
-    if isinstance(value, int) and value in STATUSES:
-        return STATUSES[value]
+    """Our status for MLflow's (a proto name or number)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value in STATUSES:
+        value = STATUSES[value]
     if isinstance(value, str) and value.isdigit() and int(value) in STATUSES:
-        return STATUSES[int(value)]
-    if isinstance(value, str) and value in STATUSES.values():
-        return value
-    raise Message.invalid("status", value, "one of " + ", ".join(STATUSES.values()))
+        value = STATUSES[int(value)]
+    if isinstance(value, str) and value in _FROM_PROTO:
+        return _FROM_PROTO[value]
+    if isinstance(value, str) and value.upper() in LoggedModelStatus.ALL:
+        return value.upper()
+    raise Message.invalid("status", value, "one of " + ", ".join(_TO_PROTO.values()))
 
 
-def _model_value(doc: dict[str, Any], kind: str, key: str) -> Any:
-    if kind == "tag":
-        return doc.get("tags", {}).get(key)
-    if kind == "param":
-        return doc.get("params", {}).get(key)
-    if kind != "attribute":
-        return None
-    if key in ("creation_timestamp", "creation_time"):
-        return doc["creation_timestamp_ms"]
-    if key in ("last_updated_timestamp", "last_updated_time"):
-        return doc["last_updated_timestamp_ms"]
-    return doc.get(key)
-
-
-def _order_field(field: str) -> tuple[str, str]:
-    entity, _, key = field.partition(".")
-    if entity in ("tags", "params", "metrics") and key:
-        return entity[:-1], key
-    return "attribute", field
+def _order(items: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for item in items:
+        entry = Message(item, None)
+        field = entry.string("field_name", required=True)
+        if field.startswith("attributes."):
+            field = field[len("attributes.") :]
+        out.append(f"{field} {'ASC' if entry.boolean('ascending', True) else 'DESC'}")
+    return out
 
 
 class Base(MlflowHandler):
-    @property
-    def models(self) -> LoggedModelStore:
-        store: LoggedModelStore = self.ctx.logged_models
-        return store
-
-    def body(self, doc: dict[str, Any]) -> dict[str, Any]:
-        return {"model": model_json(doc, self.ctx.artifacts_prefix)}
+    def body(self, model: LoggedModel) -> dict[str, Any]:
+        return {"model": model_json(model, self.ctx.artifacts_prefix)}
 
 
 class LoggedModels(Base):
@@ -193,117 +133,74 @@ class LoggedModels(Base):
         exp_id = msg.string("experiment_id", required=True)
         name = msg.string("name") or None
         model_type = msg.string("model_type") or None
-        run_id = msg.string("source_run_id") or None
+        run_id = msg.string("source_run_id") or None  # kept as given, as in MLflow
         params = msg.key_values("params")
         tags = msg.key_values("tags")
 
-        def create(c: TrackingCore) -> dict[str, Any]:
-            exp = c.get_experiment(exp_id)  # source_run_id is kept as given, as in MLflow
-            model_id = "m-" + secrets.token_hex(16)
-            now = _now()
-            return {
-                "model_id": model_id,
-                "experiment_id": exp.experiment_id,
-                "name": name or f"model-{model_id[2:10]}",
-                "model_type": model_type,
-                "source_run_id": run_id,
-                "artifact_location": exp.artifact_location.rstrip("/")
-                + f"/models/{model_id}/artifacts",
-                "creation_timestamp_ms": now,
-                "last_updated_timestamp_ms": now,
-                "status": "LOGGED_MODEL_PENDING",
-                "params": params,
-                "tags": tags,
-            }
+        def create(c: TrackingCore) -> LoggedModel:
+            c.get_experiment(exp_id)  # MLflow's error for a missing experiment
+            return c.create_logged_model(exp_id, name, run_id, tags, params, model_type)
 
-        doc = await self.ctx.run(create)
-        await self.ctx.io(lambda: self.models.create(doc))
-        self.reply(self.body(doc))
+        self.reply(self.body(await self.ctx.run(create)))
 
 
-class LoggedModel(Base):
+class LoggedModelRoute(Base):
     """``GET`` / ``PATCH`` (finalize) / ``DELETE`` ``/logged-models/<id>``."""
 
     async def get(self, model_id: str) -> None:
-        doc = await self.ctx.io(lambda: self.models.get(model_id))
-        self.reply(self.body(doc))
+        self.reply(self.body(await self.ctx.run(lambda c: c.get_logged_model(model_id))))
 
     async def patch(self, model_id: str) -> None:
-        msg = self.message()
-        status = _status(msg._raw("status"))
-        status_message = msg.string("status_message")
-
-        def change(doc: dict[str, Any]) -> None:
-            doc["status"] = status
-            if status_message is not None:
-                doc["status_message"] = status_message
-
-        doc = await self.ctx.io(lambda: self.models.update(model_id, change))
-        self.reply(self.body(doc))
+        status = _status(self.message()._raw("status"))
+        model = await self.ctx.run(lambda c: c.finalize_logged_model(model_id, status))
+        self.reply(self.body(model))
 
     async def delete(self, model_id: str) -> None:
-        await self.ctx.io(lambda: self.models.update(model_id, lambda d: d.update(deleted=True)))
-        self.reply({})
+        await self.answer(lambda c: c.delete_logged_model(model_id))
 
 
 class LoggedModelTags(Base):
     async def patch(self, model_id: str) -> None:
         tags = self.message().key_values("tags")
-        await self.ctx.io(lambda: self.models.update(model_id, lambda d: d["tags"].update(tags)))
-        self.reply({})
+
+        def set_tags(c: TrackingCore) -> None:
+            if tags:
+                c.set_logged_model_tags(model_id, tags)
+            else:
+                c.get_logged_model(model_id)
+
+        await self.answer(set_tags)
 
 
 class LoggedModelTag(Base):
     async def delete(self, model_id: str, key: str) -> None:
-        def change(doc: dict[str, Any]) -> None:
-            if key not in doc["tags"]:
-                raise NotFound(f"No tag with key {key!r} on logged model {model_id}.")
-            del doc["tags"][key]
-
-        await self.ctx.io(lambda: self.models.update(model_id, change))
-        self.reply({})
+        await self.answer(lambda c: c.delete_logged_model_tag(model_id, key))
 
 
 class LoggedModelParams(Base):
     async def post(self, model_id: str) -> None:
         params = self.message().key_values("params")
-        await self.ctx.io(
-            lambda: self.models.update(model_id, lambda d: d["params"].update(params))
-        )
-        self.reply({})
+        await self.answer(lambda c: c.log_model_params(model_id, params))
 
 
 class SearchLoggedModels(Base):
     async def post(self) -> None:
         msg = self.message()
-        exp_ids = set(msg.strings("experiment_ids"))
-        clauses = parse_clauses(msg.string("filter") or "", MODEL_ATTRIBUTES, MODEL_NUMERIC)
+        exp_ids = msg.strings("experiment_ids")
+        text = msg.string("filter") or None
         limit = msg.integer("max_results", default=50)
         if limit < 1:
             raise Message.invalid("max_results", limit, "a positive integer")
-        order = msg.objects("order_by")
-        token = msg.string("page_token")
-        offset = int(token) if token and token.isdigit() else 0
-        docs = await self.ctx.io(self.models.all)
-        found = [
-            d
-            for d in docs
-            if (not exp_ids or d["experiment_id"] in exp_ids)
-            and all(matches(_model_value(d, k, key), op, v) for k, key, op, v in clauses)
-        ]
-        found.sort(key=lambda d: (-d["creation_timestamp_ms"], d["model_id"]))
-        for item in reversed(order):
-            entry = Message(item, None)
-            field = entry.string("field_name", required=True)
-            kind, key = _order_field(field)
-            found.sort(
-                key=lambda d: (_model_value(d, kind, key) is None, _model_value(d, kind, key) or 0),
-                reverse=not entry.boolean("ascending", True),
+        order = _order(msg.objects("order_by")) or None
+        token = msg.string("page_token") or None
+        page = await self.ctx.run(
+            lambda c: c.search_logged_models(
+                exp_ids or None, text, min(limit, MAX_SEARCH), order, token
             )
-        page = found[offset : offset + limit]
-        body: dict[str, Any] = {"models": [model_json(d, self.ctx.artifacts_prefix) for d in page]}
-        if offset + limit < len(found):
-            body["next_page_token"] = str(offset + limit)
+        )
+        body: dict[str, Any] = {"models": [model_json(m, self.ctx.artifacts_prefix) for m in page]}
+        if page.token:
+            body["next_page_token"] = page.token
         self.reply(body)
 
 
@@ -312,8 +209,8 @@ class LoggedModelArtifacts(Base):
 
     async def get(self, model_id: str) -> None:
         path = self.message().string("artifact_directory_path") or None
-        doc = await self.ctx.io(lambda: self.models.get(model_id))
-        repo = get_artifact_repository(doc["artifact_location"])
+        model = await self.ctx.run(lambda c: c.get_logged_model(model_id))
+        repo = get_artifact_repository(model.artifact_location)
         infos = await self.ctx.io(lambda: repo.list_artifacts(path))
         self.reply({"files": [file_info_json(i) for i in infos]})
 
@@ -321,7 +218,7 @@ class LoggedModelArtifacts(Base):
 MODEL_ROUTES: list[tuple[str, type[MlflowHandler]]] = [
     ("logged-models", LoggedModels),
     ("logged-models/search", SearchLoggedModels),
-    ("logged-models/([^/]+)", LoggedModel),
+    ("logged-models/([^/]+)", LoggedModelRoute),
     ("logged-models/([^/]+)/tags", LoggedModelTags),
     ("logged-models/([^/]+)/tags/(.+)", LoggedModelTag),
     ("logged-models/([^/]+)/params", LoggedModelParams),

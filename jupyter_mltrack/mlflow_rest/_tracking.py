@@ -28,6 +28,7 @@ from ._convert import (
     run_json,
 )
 from ._filters import filter_experiments
+from ._models import run_outputs_many
 
 __all__ = ["TRACKING_ROUTES"]
 
@@ -112,8 +113,11 @@ class Base(MlflowHandler):
         core: TrackingCore,
         run: Run,
         latest: dict[str, tuple[int, int]] | None = None,
+        outputs: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        outputs = self.ctx.logged_models.run_outputs(run.info.run_id)
+        run_id = run.info.run_id
+        if outputs is None:
+            outputs = run_outputs_many(core, [run_id])[run_id]
         points = latest_points(core, run) if latest is None else latest
         return run_json(run, self.prefix, points, outputs)
 
@@ -506,9 +510,13 @@ class LogOutputs(Base):
                     "step": entry.integer("step", default=0),
                 }
             )
-        await self.ctx.run(lambda c: c.check_writable(run_id))
-        await self.ctx.io(lambda: self.ctx.logged_models.add_run_outputs(run_id, outputs))
-        self.reply({})
+
+        def log_outputs(c: TrackingCore) -> None:
+            c.check_writable(run_id)
+            for item in outputs:  # each must exist (and be readable by the caller)
+                c.get_logged_model(item["model_id"])
+
+        await self.answer(log_outputs)
 
 
 class LogModel(Base):
@@ -552,8 +560,12 @@ class SearchRuns(Base):
             query = RunQuery(tuple(exp_ids), filter_string, view, limit, tuple(order_by), token)
             page = c.search_page(query)
             latest = latest_points_many(c, page.runs)  # one query, not one per run
+            outputs = run_outputs_many(c, [r.info.run_id for r in page.runs])
             body: dict[str, Any] = {
-                "runs": [self.run_body(c, r, latest[r.info.run_id]) for r in page.runs]
+                "runs": [
+                    self.run_body(c, r, latest[r.info.run_id], outputs[r.info.run_id])
+                    for r in page.runs
+                ]
             }
             if page.next_page_token:
                 body["next_page_token"] = page.next_page_token

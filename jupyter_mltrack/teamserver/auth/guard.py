@@ -24,7 +24,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from typing import Any, ParamSpec, TypeVar
 
-from ...errors import ExperimentNotFound, MltrackError, RunNotFound
+from ...errors import ExperimentNotFound, MltrackError, NotFound, RunNotFound
 from ...store.base import RunPage, RunQuery, SeriesRequest, TrackingStore
 from .store import PERMISSIONS, AuthStore, Permission
 
@@ -111,6 +111,27 @@ class Policy:
         granted = self.auth.granted(who.user_id, "experiment", str(experiment_id))
         return PERMISSIONS[granted] if granted is not None else self.default
 
+    def model_level(self, who: Principal | None, name: str) -> Permission:
+        """The caller's permission on the registered model ``name`` (MLflow's
+        ``registered_model`` resource type, keyed by the model's name)."""
+        if who is None:
+            raise Unauthenticated("Authentication required.")
+        if who.is_admin:
+            return PERMISSIONS["MANAGE"]
+        granted = self.auth.granted(who.user_id, "registered_model", str(name))
+        return PERMISSIONS[granted] if granted is not None else self.default
+
+    def move_model_grants(self, old: str, new: str | None) -> None:
+        """Carry every grant on model ``old`` over to ``new`` (a rename), or drop them
+        (``new`` is ``None``: the model was deleted, a new one of that name starts bare)."""
+        for grant in self.auth.list_permissions():
+            if grant["resource_type"] != "registered_model" or grant["resource_id"] != old:
+                continue
+            username = str(grant["username"])
+            if new is not None:
+                self.auth.grant(username, "registered_model", new, str(grant["permission"]))
+            self.auth.revoke(username, "registered_model", old)
+
 
 class GuardedStore:
     """A :class:`~jupyter_mltrack.store.base.TrackingStore` that checks every call against
@@ -118,6 +139,8 @@ class GuardedStore:
 
     def __init__(self, store: TrackingStore, policy: Policy) -> None:
         self._store = store
+        #: The same store, for its RegistryStore methods (store/registry_base.py).
+        self._reg: Any = store
         self._policy = policy
         self._run_experiment: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
@@ -296,6 +319,200 @@ class GuardedStore:
         self._runs(request.run_ids, "can_read")
         return self._store.get_metric_series(request)
 
+    # ---------------------------------------------------------- logged models
+    # A logged model inherits the permission of its experiment, as a run does; one the
+    # caller may not read answers exactly as a missing one.
+    def _logged_model(self, model_id: str, need: str) -> None:
+        experiment_id = self._reg.get_logged_model(model_id).experiment_id  # or NotFound
+        level = self._level(experiment_id)
+        if not level.can_read:
+            raise _as_missing(lambda s: self._reg.get_logged_model(s), _NO_MODEL_ID, model_id)
+        if not getattr(level, need):
+            raise PermissionDenied(
+                f"User {self._who.username!r} may not {_VERB[need]} logged model "
+                f"{model_id!r} of experiment {experiment_id!r} (permission {level.name})."
+            )
+
+    def create_logged_model(self, experiment_id: str, *args: Any, **kwargs: Any) -> Any:
+        self._experiment(experiment_id, "can_update")
+        return self._reg.create_logged_model(experiment_id, *args, **kwargs)
+
+    def get_logged_model(self, model_id: str) -> Any:
+        self._logged_model(model_id, "can_read")
+        return self._reg.get_logged_model(model_id)
+
+    def finalize_logged_model(self, model_id: str, *args: Any, **kwargs: Any) -> Any:
+        self._logged_model(model_id, "can_update")
+        return self._reg.finalize_logged_model(model_id, *args, **kwargs)
+
+    def set_logged_model_tags(self, model_id: str, *args: Any, **kwargs: Any) -> Any:
+        self._logged_model(model_id, "can_update")
+        return self._reg.set_logged_model_tags(model_id, *args, **kwargs)
+
+    def delete_logged_model_tag(self, model_id: str, *args: Any, **kwargs: Any) -> Any:
+        self._logged_model(model_id, "can_update")
+        return self._reg.delete_logged_model_tag(model_id, *args, **kwargs)
+
+    def log_model_params(self, model_id: str, *args: Any, **kwargs: Any) -> Any:
+        self._logged_model(model_id, "can_update")
+        return self._reg.log_model_params(model_id, *args, **kwargs)
+
+    def delete_logged_model(self, model_id: str) -> Any:
+        self._logged_model(model_id, "can_delete")
+        return self._reg.delete_logged_model(model_id)
+
+    def search_logged_models(self, query: Any) -> Any:
+        if self._who.is_admin:
+            return self._reg.search_logged_models(query)
+        asked = tuple(query.experiment_ids) or tuple(
+            e.experiment_id for e in self._store.search_experiments("ALL", None, None)
+        )
+        readable = self.readable(asked)
+        if not readable:  # an empty page, in the store's own shape
+            readable = ("-1",)
+        return self._reg.search_logged_models(replace(query, experiment_ids=readable))
+
+    # ------------------------------------------------------ registered models
+    # Per-model READ / EDIT / MANAGE (grants of resource type ``registered_model`` keyed by
+    # name, else the server's default); a model the caller may not read answers exactly as
+    # a missing one. Whoever creates a model gets MANAGE on it.
+    def _model(self, name: str, need: str, missing: Callable[[str], Any] | None = None) -> None:
+        level = self._policy.model_level(self._who, name)
+        if not level.can_read:
+            raise _as_missing(missing or self._reg.get_registered_model, _NO_MODEL_NAME, name)
+        if not getattr(level, need):
+            raise PermissionDenied(
+                f"User {self._who.username!r} may not {_VERB[need]} registered model "
+                f"{name!r} (permission {level.name}); ask someone with MANAGE on it."
+            )
+
+    def _readable_model(self, name: str) -> bool:
+        return self._policy.model_level(self._who, name).can_read
+
+    def create_registered_model(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        who = self._who
+        created = self._reg.create_registered_model(name, *args, **kwargs)
+        if not who.is_admin:
+            self._policy.auth.grant(who.username, "registered_model", name, "MANAGE")
+        return created
+
+    def get_registered_model(self, name: str) -> Any:
+        self._model(name, "can_read")
+        return self._reg.get_registered_model(name)
+
+    def rename_registered_model(self, name: str, new_name: str) -> Any:
+        self._model(name, "can_update")
+        renamed = self._reg.rename_registered_model(name, new_name)
+        self._policy.move_model_grants(name, new_name)
+        return renamed
+
+    def update_registered_model(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self._model(name, "can_update")
+        return self._reg.update_registered_model(name, *args, **kwargs)
+
+    def delete_registered_model(self, name: str) -> None:
+        self._model(name, "can_delete")
+        self._reg.delete_registered_model(name)
+        self._policy.move_model_grants(name, None)
+
+    def set_registered_model_tag(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self._model(name, "can_update")
+        return self._reg.set_registered_model_tag(name, *args, **kwargs)
+
+    def delete_registered_model_tag(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self._model(name, "can_update")
+        return self._reg.delete_registered_model_tag(name, *args, **kwargs)
+
+    def set_registered_model_alias(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self._model(name, "can_update")
+        return self._reg.set_registered_model_alias(name, *args, **kwargs)
+
+    def delete_registered_model_alias(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self._model(name, "can_update")
+        return self._reg.delete_registered_model_alias(name, *args, **kwargs)
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None,
+        tags: dict[str, str],
+        description: str,
+        model_id: str | None,
+        user_id: str,
+        run_link: str,
+    ) -> Any:
+        """EDIT on the model, READ on the run and logged model it names; the version's
+        ``user_id`` is the authenticated caller, whatever the client claimed."""
+        self._model(name, "can_update")
+        if run_id:
+            self._run(run_id, "can_read")
+        if model_id:
+            self._logged_model(model_id, "can_read")
+        return self._reg.create_model_version(
+            name, source, run_id, tags, description, model_id, self._who.username, run_link
+        )
+
+    def _version_missing(self, version: Any) -> Callable[[str], Any]:
+        return lambda sentinel: self._reg.get_model_version(sentinel, version)
+
+    def get_model_version(self, name: str, version: Any) -> Any:
+        self._model(name, "can_read", self._version_missing(version))
+        return self._reg.get_model_version(name, version)
+
+    def update_model_version(self, name: str, version: Any, *args: Any, **kwargs: Any) -> Any:
+        self._model(name, "can_update", self._version_missing(version))
+        return self._reg.update_model_version(name, version, *args, **kwargs)
+
+    def delete_model_version(self, name: str, version: Any) -> None:
+        self._model(name, "can_delete", self._version_missing(version))
+        self._reg.delete_model_version(name, version)
+
+    def set_model_version_tag(self, name: str, version: Any, *args: Any, **kwargs: Any) -> Any:
+        self._model(name, "can_update", self._version_missing(version))
+        return self._reg.set_model_version_tag(name, version, *args, **kwargs)
+
+    def delete_model_version_tag(self, name: str, version: Any, *args: Any, **kwargs: Any) -> Any:
+        self._model(name, "can_update", self._version_missing(version))
+        return self._reg.delete_model_version_tag(name, version, *args, **kwargs)
+
+    def get_latest_versions(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self._model(name, "can_read")
+        return self._reg.get_latest_versions(name, *args, **kwargs)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> Any:
+        self._model(name, "can_read", lambda s: self._reg.get_model_version_by_alias(s, alias))
+        return self._reg.get_model_version_by_alias(name, alias)
+
+    def _search_readable(self, search: Callable[[Any], Any], query: Any, name_of: Any) -> Any:
+        """A registry search with only the models the caller may read: the store's pages
+        are read to the end, filtered, and paged here (offset tokens of our own)."""
+        if self._who.is_admin:
+            return search(query)
+        token = query.page_token
+        offset = int(token[2:]) if isinstance(token, str) and token[:2] == "g:" else 0
+        if token and not (token[:2] == "g:" and token[2:].isdigit()):
+            from ...errors import InvalidParameter
+
+            raise InvalidParameter(f"Invalid page token {token!r:.60}.")
+        found: list[Any] = []
+        inner = replace(query, page_token=None, max_results=1000)
+        while True:
+            page = search(inner)
+            found += [item for item in page.items if self._readable_model(name_of(item))]
+            if not page.next_page_token:
+                break
+            inner = replace(inner, page_token=page.next_page_token)
+        end = offset + query.max_results
+        following = f"g:{end}" if end < len(found) else None
+        return type(page)(found[offset:end], following)
+
+    def search_registered_models(self, query: Any) -> Any:
+        return self._search_readable(self._reg.search_registered_models, query, lambda m: m.name)
+
+    def search_model_versions(self, query: Any) -> Any:
+        return self._search_readable(self._reg.search_model_versions, query, lambda v: v.name)
+
     def sql(self, query: str) -> Any:
         self._admin("run SQL on the store")
         return self._store.sql(query)
@@ -316,6 +533,21 @@ class GuardedStore:
                 f"{name} is not available to non-administrators on a server with --auth."
             )
         return value
+
+
+#: Names no model has: the store's own answer for them is the answer a denied one gets.
+_NO_MODEL_NAME = "mltrack-no-such-model-3f9c1e7a"
+_NO_MODEL_ID = "m-" + "0" * 32
+
+
+def _as_missing(call: Callable[[str], Any], sentinel: str, name: str) -> MltrackError:
+    """The error the store raises for a missing ``name``: ``call(sentinel)``'s, with the
+    sentinel written as ``name`` (so a denied resource and a missing one read the same)."""
+    try:
+        call(sentinel)
+    except NotFound as exc:
+        return type(exc)(exc.message.replace(sentinel, name))
+    return NotFound(f"{name!r} not found.")
 
 
 _VERB = {

@@ -1,0 +1,221 @@
+"""The model registry over MLflow's REST API: the official ``mlflow`` client, unchanged,
+against a real ``mltrack server`` process (registered models, versions, aliases, tags,
+search, logged models in the store's table, loading ``models:/name@alias``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from server_support import ServerProcess, start_mltrack_server
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with start_mltrack_server(tmp_path_factory.mktemp("mlflow-registry")) as proc:
+        yield proc
+
+
+@pytest.fixture
+def client(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowClient]:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", server.url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    mlflow.set_tracking_uri(server.url)
+    mlflow.set_registry_uri(server.url)
+    yield MlflowClient(server.url, registry_uri=server.url)
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
+def _code(exc: pytest.ExceptionInfo[MlflowException]) -> str:
+    return str(exc.value.error_code)
+
+
+def _add_n(n: float) -> Any:
+    """A pyfunc model adding ``n`` (mlflow.pyfunc is imported here: its import warns)."""
+    import mlflow.pyfunc
+
+    class AddN(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
+        def predict(self, model_input: Any, params: Any = None) -> Any:
+            return model_input + n
+
+    return AddN()
+
+
+def test_registered_model_crud_tags_search_and_paging(client: MlflowClient) -> None:
+    created = client.create_registered_model(
+        "reg-crud", tags={"team": "vision"}, description="first"
+    )
+    assert (created.name, created.description, created.tags) == (
+        "reg-crud",
+        "first",
+        {"team": "vision"},
+    )
+    assert created.creation_timestamp > 0
+    with pytest.raises(MlflowException) as exc:
+        client.create_registered_model("reg-crud")
+    assert _code(exc) == "RESOURCE_ALREADY_EXISTS"
+
+    client.update_registered_model("reg-crud", description="second")
+    client.set_registered_model_tag("reg-crud", "stage", "dev")
+    client.delete_registered_model_tag("reg-crud", "team")
+    got = client.get_registered_model("reg-crud")
+    assert (got.description, got.tags) == ("second", {"stage": "dev"})
+
+    for name in ("reg-crud-b", "reg-crud-c", "other"):
+        client.create_registered_model(name)
+    found = client.search_registered_models(filter_string="name LIKE 'reg-crud%'")
+    assert [m.name for m in found] == ["reg-crud", "reg-crud-b", "reg-crud-c"]
+    tagged = client.search_registered_models(filter_string="tags.stage = 'dev'")
+    assert [m.name for m in tagged] == ["reg-crud"]
+    first = client.search_registered_models("name LIKE 'reg-crud%'", max_results=2)
+    assert [m.name for m in first] == ["reg-crud", "reg-crud-b"] and first.token
+    rest = client.search_registered_models(
+        "name LIKE 'reg-crud%'", max_results=2, page_token=first.token
+    )
+    assert [m.name for m in rest] == ["reg-crud-c"] and not rest.token
+
+    client.rename_registered_model("reg-crud-c", "reg-renamed")
+    assert client.get_registered_model("reg-renamed").name == "reg-renamed"
+    with pytest.raises(MlflowException) as exc:
+        client.get_registered_model("reg-crud-c")
+    assert _code(exc) == "RESOURCE_DOES_NOT_EXIST"
+
+    client.delete_registered_model("reg-renamed")
+    with pytest.raises(MlflowException) as exc:
+        client.get_registered_model("reg-renamed")
+    assert _code(exc) == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_versions_aliases_and_load_by_alias(client: MlflowClient, server: ServerProcess) -> None:
+    import numpy as np
+
+    mlflow.set_experiment("registry-load")
+    with mlflow.start_run() as run:
+        info = mlflow.pyfunc.log_model(name="model", python_model=_add_n(5))
+    assert info.model_id.startswith("m-")
+    logged = client.get_logged_model(info.model_id)
+    assert logged.source_run_id == run.info.run_id and str(logged.status) in (
+        "READY",
+        "LoggedModelStatus.READY",
+    )
+
+    v1 = mlflow.register_model(f"runs:/{run.info.run_id}/model", "reg-alias")
+    # MLflow's client resolves runs:/<run>/model to the logged model's files
+    assert (v1.name, v1.version, v1.run_id) == ("reg-alias", "1", run.info.run_id)
+    assert info.model_id in v1.source
+    v2 = mlflow.register_model(f"models:/{info.model_id}", "reg-alias", tags={"k": "v"})
+    assert (v2.version, v2.tags) == ("2", {"k": "v"})
+    # the lineage is kept (MLflow 3.17's ModelVersion.from_proto drops model_id: read it raw)
+    raw = requests.get(
+        f"{server.url}/api/2.0/mlflow/model-versions/get",
+        params={"name": "reg-alias", "version": "2"},
+        timeout=30,
+    ).json()["model_version"]
+    assert (raw["model_id"], raw["run_id"]) == (info.model_id, run.info.run_id)
+
+    client.set_registered_model_alias("reg-alias", "champion", "1")
+    by_alias = client.get_model_version_by_alias("reg-alias", "champion")
+    assert (by_alias.version, by_alias.aliases) == ("1", ["champion"])
+    assert client.get_registered_model("reg-alias").aliases == {"champion": "1"}
+
+    uri = client.get_model_version_download_uri("reg-alias", "1")
+    assert uri.startswith("mlflow-artifacts:/") and info.model_id in uri
+
+    loaded = mlflow.pyfunc.load_model("models:/reg-alias@champion")
+    assert np.allclose(loaded.predict(np.array([1.0, 2.0])), [6.0, 7.0])
+
+    client.update_model_version("reg-alias", "2", description="better")
+    client.set_model_version_tag("reg-alias", "2", "checked", "yes")
+    client.delete_model_version_tag("reg-alias", "2", "k")
+    got = client.get_model_version("reg-alias", "2")
+    assert (got.description, got.tags) == ("better", {"checked": "yes"})
+
+    versions = client.search_model_versions("name = 'reg-alias'")
+    assert sorted(v.version for v in versions) == ["1", "2"]
+    by_run = client.search_model_versions(f"run_id = '{run.info.run_id}'")
+    assert {v.name for v in by_run} == {"reg-alias"}
+    latest = client.get_latest_versions("reg-alias")
+    assert [v.version for v in latest] == ["2"]
+
+    client.delete_registered_model_alias("reg-alias", "champion")
+    with pytest.raises(MlflowException) as exc:
+        client.get_model_version_by_alias("reg-alias", "champion")
+    assert _code(exc) == "RESOURCE_DOES_NOT_EXIST"
+    client.delete_model_version("reg-alias", "1")
+    with pytest.raises(MlflowException) as exc:
+        client.get_model_version("reg-alias", "1")
+    assert _code(exc) == "RESOURCE_DOES_NOT_EXIST"
+
+    # our own client reads the same registry from the same store
+    from jupyter_mltrack.tracking.client import TrackingClient
+
+    ours = TrackingClient(server.url)
+    try:
+        mv = ours.get_model_version("reg-alias", "2")
+        assert (mv.description, mv.model_id) == ("better", info.model_id)
+    finally:
+        ours.close()
+
+
+def test_logged_models_in_the_store_table(client: MlflowClient) -> None:
+    exp_id = client.create_experiment("logged-models-table")
+    run = client.create_run(exp_id)
+    model = client.create_logged_model(
+        exp_id, name="lm", source_run_id=run.info.run_id, params={"alpha": "0.5"}
+    )
+    other = client.create_logged_model(exp_id, name="other", tags={"t": "1"})
+    client.finalize_logged_model(model.model_id, mlflow.entities.LoggedModelStatus.READY)
+    client.set_logged_model_tags(model.model_id, {"kind": "tree"})
+    client.log_metric(run.info.run_id, "acc", 0.9, model_id=model.model_id)
+
+    got = client.get_logged_model(model.model_id)
+    assert got.params == {"alpha": "0.5"} and got.tags == {"kind": "tree"}
+    assert [(m.key, m.value) for m in got.metrics] == [("acc", 0.9)]
+    ready = client.search_logged_models([exp_id], filter_string="name = 'lm'")
+    assert [m.model_id for m in ready] == [model.model_id]
+    found = client.search_logged_models([exp_id], filter_string="metrics.acc > 0.5")
+    assert [m.model_id for m in found] == [model.model_id]
+    by_name = client.search_logged_models([exp_id], order_by=[{"field_name": "name"}])
+    assert [m.name for m in by_name] == ["lm", "other"]
+    outputs = client.get_run(run.info.run_id).outputs.model_outputs
+    assert [o.model_id for o in outputs] == [model.model_id]
+
+    client.delete_logged_model(other.model_id)
+    with pytest.raises(MlflowException) as exc:
+        client.get_logged_model(other.model_id)
+    assert _code(exc) == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_requests_are_checked_like_mlflow(server: ServerProcess) -> None:
+    api = f"{server.url}/api/2.0/mlflow"
+    missing = requests.post(f"{api}/registered-models/create", json={}, timeout=30)
+    assert missing.status_code == 400
+    assert missing.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "name" in missing.json()["message"]
+    bad = requests.get(
+        f"{api}/model-versions/get", params={"name": "x", "version": "one"}, timeout=30
+    )
+    assert bad.status_code == 400 and "version" in bad.json()["message"]
+    too_many = requests.get(
+        f"{api}/registered-models/search", params={"max_results": 5000}, timeout=30
+    )
+    assert too_many.status_code == 400 and "max_results" in too_many.json()["message"]
+    wrong_verb = requests.delete(f"{api}/registered-models/set-tag", json={}, timeout=30)
+    assert wrong_verb.status_code == 405
+    none = requests.get(f"{api}/registered-models/get", params={"name": "nope"}, timeout=30)
+    assert none.status_code == 404 and none.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
