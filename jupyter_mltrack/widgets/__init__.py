@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._bundle import STATIC_DIR
 
 if TYPE_CHECKING:
+    from ._eval import EvalCompare
     from .comparison import compare
     from .live_plot import LivePlot
     from .metric_compare import MetricCompare
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STATIC_DIR",
+    "EvalCompare",
     "LivePlot",
     "MetricCompare",
     "ParallelCoordinates",
@@ -50,6 +52,10 @@ def __getattr__(name: str) -> Any:
         from .run_diff import RunDiff
 
         return RunDiff
+    if name == "EvalCompare":
+        from ._eval import EvalCompare
+
+        return EvalCompare
     if name == "compare":
         from .comparison import compare
 
