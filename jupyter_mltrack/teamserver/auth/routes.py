@@ -108,6 +108,19 @@ class AuthHandler(tornado.web.RequestHandler):
                 f"{experiment_id!r} (permission {level.name})."
             )
 
+    def manage_model(self, name: str) -> None:
+        """MANAGE on the registered model ``name``; a model the caller may not read
+        answers as a missing one would (the registry's own NotFound text is not known
+        here, so the message names only the model)."""
+        level = self.policy.model_level(self.who, name)
+        if not level.can_read:
+            raise NotFound(f"No registered model named {name!r}.")
+        if not level.can_manage:
+            raise PermissionDenied(
+                f"User {self.who.username!r} may not manage permissions of registered model "
+                f"{name!r} (permission {level.name})."
+            )
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, MltrackError):
@@ -262,6 +275,53 @@ class ExperimentPermission(AuthHandler):
         self.reply({})
 
 
+class RegisteredModelPermission(AuthHandler):
+    """MLflow 2.x ``registered-models/permissions/<create|get|update|delete>`` (``name``,
+    ``username``, ``permission``)."""
+
+    def _target(self) -> tuple[str, str, User]:
+        name = str(self.field("name"))
+        username = self.field("username")
+        self.manage_model(name)
+        user = self.store.get_user(username)
+        if user is None:
+            raise NotFound(f"No user named {username!r}.")
+        return name, username, user
+
+    def _answer(self, name: str, user: User, level: str) -> None:
+        self.reply(
+            {
+                "registered_model_permission": {
+                    "name": name,
+                    "user_id": user.id,
+                    "permission": level,
+                }
+            }
+        )
+
+    async def post(self) -> None:
+        name, username, user = self._target()
+        level = permission(self.field("permission")).name
+        self.store.grant(username, "registered_model", name, level)
+        log.info("auth: %r granted %s on model %r to %r", self.who.username, level, name, username)
+        self._answer(name, user, level)
+
+    patch = post
+
+    async def get(self) -> None:
+        name, username, user = self._target()
+        level = self.store.granted(user.id, "registered_model", name)
+        if level is None:
+            raise NotFound(f"User {username!r} has no permission on registered model {name!r}.")
+        self._answer(name, user, level)
+
+    async def delete(self) -> None:
+        name, username, _user = self._target()
+        self.store.revoke(username, "registered_model", name)
+        log.info("auth: %r revoked model %r from %r", self.who.username, name, username)
+        self.reply({})
+
+
 class UserPermission(AuthHandler):
     """MLflow 3 ``users/permissions/<grant|revoke|get|list>`` (the ``action`` init kwarg)."""
 
@@ -275,6 +335,8 @@ class UserPermission(AuthHandler):
         resource_id = str(self.field("resource_id"))
         if resource_type == "experiment":
             self.manage_experiment(resource_id)
+        elif resource_type == "registered_model":
+            self.manage_model(resource_id)
         else:
             self.admin()
         return username, resource_type, resource_id
@@ -328,8 +390,13 @@ class UserPermission(AuthHandler):
         user = self.store.get_user(username)
         if user is None:
             raise NotFound(f"No user named {username!r}.")
-        if resource_type == "experiment":
-            level = self.policy.level(Principal(user.id, user.username, user.is_admin), resource_id)
+        if resource_type in ("experiment", "registered_model"):
+            who = Principal(user.id, user.username, user.is_admin)
+            level = (
+                self.policy.level(who, resource_id)
+                if resource_type == "experiment"
+                else self.policy.model_level(who, resource_id)
+            )
             self.reply({"allowed": level.can_read, "permission": level.name})
         else:
             granted = self.store.granted(user.id, resource_type, resource_id) or "NO_PERMISSIONS"
@@ -398,6 +465,11 @@ def auth_routes(
             (
                 f"{v2}/experiments/permissions/(?:create|get|update|delete)",
                 ExperimentPermission,
+                kw,
+            ),
+            (
+                f"{v2}/registered-models/permissions/(?:create|get|update|delete)",
+                RegisteredModelPermission,
                 kw,
             ),
         ]
