@@ -65,8 +65,12 @@ CONFIG_KEYS = {
     "metric_prefix",
     "retriever_k",
     "max_classes_for_multiclass_roc_pr",
+    # MLflow's SHAP options: accepted and unused (no SHAP library here, see docs/evaluation.md)
     "log_model_explainability",
     "log_explainer",
+    "explainability_algorithm",
+    "explainability_nsamples",
+    "explainability_kernel_link",
 }
 
 
