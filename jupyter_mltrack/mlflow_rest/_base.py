@@ -112,12 +112,38 @@ class MlflowContext:
 _NO_RUN = re.compile(r"^No run with id '([^']*)'")
 
 
+#: Registry errors: MLflow's sentence (what its clients and tests match on), then ours.
+_REGISTRY_WORDING = (
+    (
+        re.compile(r"^No registered model named '([^']*)'"),
+        "Registered Model with name={0} not found.",
+    ),
+    (
+        re.compile(r"^A registered model named '([^']*)' already exists"),
+        "Registered Model (name={0}) already exists.",
+    ),
+    (
+        re.compile(r"^Registered model '([^']*)' has no version (\d+)"),
+        "Model Version (name={0}, version={1}) not found.",
+    ),
+    (
+        re.compile(r"^Registered model '([^']*)' has no alias '([^']*)'"),
+        "Registered model alias {1} not found.",
+    ),
+)
+
+
 def _mlflow_message(exc: MltrackError) -> str:
-    """MLflow's wording where its clients or tests match on it (``Run with id=X not found``)."""
+    """MLflow's wording where its clients or tests match on it (``Run with id=X not found``,
+    ``Registered Model with name=X not found``, ...)."""
     if isinstance(exc, RunNotFound):
         match = _NO_RUN.match(exc.message)
         if match:
             return f"Run with id={match.group(1)} not found"
+    for pattern, wording in _REGISTRY_WORDING:
+        match = pattern.match(exc.message)
+        if match:
+            return f"{wording.format(*match.groups())} {exc.message}"
     return exc.message
 
 

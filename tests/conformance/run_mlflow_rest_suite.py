@@ -7,7 +7,8 @@ Usage::
 
 The MLflow test files are checked out at run time from the local git mirror given as the
 first argument (``git archive <ref>``: ``tests/tracking/test_rest_tracking.py``,
-``tests/tracking/test_mlflow_artifacts.py`` and the helpers they import) into a temporary
+``tests/tracking/test_mlflow_artifacts.py``, ``tests/tracking/test_model_registry.py`` and
+the helpers they import) into a temporary
 directory; nothing of MLflow's is kept in this repository. A small conftest written beside
 them is the seam: MLflow's server launchers (``ServerThread`` and
 ``initialize_backend_stores`` in ``test_rest_tracking.py``, ``_launch_server`` in
@@ -15,8 +16,8 @@ them is the seam: MLflow's server launchers (``ServerThread`` and
 real ``mltrack server`` process on a fresh DuckDB store instead of MLflow's.
 
 Tests are sorted before the run into *applicable* and *not applicable*: tracing, GenAI
-(prompts, scorers, judges, gateway, secrets, evaluation datasets, ...), the model registry
-and workspaces are other issues; white-box tests read MLflow's server internals
+(prompts, scorers, judges, gateway, secrets, evaluation datasets, ...), MLflow's deprecated
+model stages and workspaces are other issues; white-box tests read MLflow's server internals
 (``handlers``, ``SqlAlchemyStore``, ``mock``, Flask). The applicable ones run; the script
 prints passed / failed / not applicable with the reason of each failure, and exits 0 (it is
 a report, like the benchmarks).
@@ -46,11 +47,15 @@ FILES = [
     "tests/tracking/integration_test_utils.py",
     "tests/tracking/test_rest_tracking.py",
     "tests/tracking/test_mlflow_artifacts.py",
+    "tests/tracking/test_model_registry.py",
 ]
-#: Test names that belong to features of other issues (tracing, GenAI, registry, ...).
+#: The MLflow test modules run (all of them by default; ``--only NAME`` for one).
+TEST_MODULES = ("test_rest_tracking.py", "test_mlflow_artifacts.py", "test_model_registry.py")
+#: Test names that belong to features of other issues (tracing, GenAI, workspaces, ...);
+#: the model registry is served (mlflow_rest/_registry.py), its tests run.
 NOT_OURS = re.compile(
-    r"trace|span|otel|genai|gateway|secret|prompt|scorer|judge|webhook|workspace|registered|"
-    r"model_version|registry|evaluat|assessment|dataset_record|evaluation_dataset|label|issue|"
+    r"trace|span|otel|genai|gateway|secret|prompt|scorer|judge|webhook|workspace|"
+    r"stage|evaluat|assessment|dataset_record|evaluation_dataset|label|issue|"
     r"review|graphql|online|endpoint_|budget|jobs?_|insight|session|telemetry",
     re.IGNORECASE,
 )
@@ -299,6 +304,9 @@ def main() -> int:
     parser.add_argument("mirror", type=Path, help="a local git mirror of mlflow/mlflow")
     parser.add_argument("--ref", default="HEAD", help="tag or branch (default HEAD)")
     parser.add_argument("--out", type=Path, default=None, help="keep the checkout here")
+    parser.add_argument(
+        "--only", action="append", default=[], help=f"one of {', '.join(TEST_MODULES)}"
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args, extra = parser.parse_known_args()  # pytest's own options after --
     args.pytest_args = [*args.pytest_args, *extra]
@@ -312,7 +320,8 @@ def main() -> int:
         f"client {mlflow.__version__}"
     )
     skipped: dict[str, str] = {}
-    for name in ("test_rest_tracking.py", "test_mlflow_artifacts.py"):
+    modules = [m for m in TEST_MODULES if not args.only or m in args.only]
+    for name in modules:
         skipped.update(classify(dest / "tests" / "tracking" / name))
     deselect = " or ".join(sorted(skipped))
     junit = dest / "junit.xml"
@@ -320,8 +329,7 @@ def main() -> int:
         sys.executable,
         "-m",
         "pytest",
-        "tests/tracking/test_rest_tracking.py",
-        "tests/tracking/test_mlflow_artifacts.py",
+        *(f"tests/tracking/{m}" for m in modules),
         "-q",
         "-rN",
         "--timeout=300",
