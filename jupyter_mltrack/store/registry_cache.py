@@ -22,6 +22,8 @@ The logged-model tables are not cached: their metrics change with every metric b
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -30,7 +32,7 @@ from typing import Any
 
 from .registry_search import Cond, SearchSpec, parse_order
 
-__all__ = ["RegistryCache", "Snapshot", "matches"]
+__all__ = ["Getter", "RegistryCache", "Snapshot", "build_snapshot", "select", "sort_rows", "tester"]
 
 Row = tuple[Any, ...]
 VersionKey = tuple[str, int]
@@ -103,50 +105,58 @@ def build_snapshot(
     )
 
 
+@functools.lru_cache(maxsize=256)
 def _like(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
     parts = [".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern]
     flags = re.DOTALL | (0 if case_sensitive else re.IGNORECASE)
     return re.compile("".join(parts), flags)
 
 
-def _test(value: Any, cond: Cond) -> bool:
-    """SQL's meaning of ``value <op> cond.value`` (a missing value never matches)."""
-    if value is None:
-        return False
+def tester(cond: Cond) -> Callable[[Any], bool]:
+    """SQL's meaning of ``value <op> cond.value`` for a present (non-``None``) value, as one
+    function built once per search (a pattern compiled once, not per row)."""
     op, want = cond.op, cond.value
     if op == "IN":
-        return value in want  # type: ignore[operator]
+        members = frozenset(want)  # type: ignore[arg-type]
+        return lambda value: value in members
     if op == "NOT IN":
-        return value not in want  # type: ignore[operator]
+        excluded = frozenset(want)  # type: ignore[arg-type]
+        return lambda value: value not in excluded
     if op in ("LIKE", "ILIKE"):
-        return _like(str(want), op == "LIKE").fullmatch(str(value)) is not None
+        found = _like(str(want), op == "LIKE").fullmatch
+        return lambda value: found(str(value)) is not None
+    compare = _COMPARE[op]
     if isinstance(want, float):
-        value = float(value)
-    if op == "=":
-        return bool(value == want)
-    if op == "!=":
-        return bool(value != want)
-    if op == "<":
-        return bool(value < want)
-    if op == "<=":
-        return bool(value <= want)
-    if op == ">":
-        return bool(value > want)
-    return bool(value >= want)
+        return lambda value: compare(float(value), want)
+    return lambda value: compare(value, want)
 
 
-def matches(
-    conds: Sequence[Cond],
-    fields: Callable[[str], Any],
-    keyed: Callable[[str, str], Any],
-) -> bool:
-    """True when every condition holds; ``fields(name)`` gives a bare field's value and
-    ``keyed(prefix, key)`` a keyed one's (``None`` when absent)."""
-    for cond in conds:
-        value = fields(cond.field) if cond.key is None else keyed(cond.field, cond.key)
-        if not _test(value, cond):
-            return False
-    return True
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+Getter = Callable[[Any], Any]
+
+
+def select(rows: Sequence[Any], tests: Sequence[tuple[Getter, Callable[[Any], bool]]]) -> list[Any]:
+    """The rows for which every ``(get, test)`` holds (``get(row)`` ``None``: no match)."""
+    if not tests:
+        return list(rows)
+    out = []
+    for row in rows:
+        for get, test in tests:
+            value = get(row)
+            if value is None or not test(value):
+                break
+        else:
+            out.append(row)
+    return out
 
 
 def sort_rows(

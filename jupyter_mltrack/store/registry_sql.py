@@ -15,6 +15,7 @@ deleted version's number is never given out again.
 
 from __future__ import annotations
 
+import operator
 import threading
 import time
 import uuid
@@ -33,7 +34,15 @@ from ..errors import (
     RunNotFound,
 )
 from .registry_base import LoggedModelQuery, ModelPage, RegistryQuery
-from .registry_cache import RegistryCache, Snapshot, build_snapshot, matches, sort_rows
+from .registry_cache import (
+    Getter,
+    RegistryCache,
+    Snapshot,
+    build_snapshot,
+    select,
+    sort_rows,
+    tester,
+)
 from .registry_search import (
     MODEL_VERSION_FIELDS,
     REGISTERED_MODEL_FIELDS,
@@ -126,6 +135,7 @@ def _no_logged_model(model_id: str) -> NotFound:
 
 
 _CACHE_LOCK = threading.Lock()
+Tester = Callable[[Any], bool]
 
 
 class SqlRegistry:
@@ -441,7 +451,7 @@ class SqlRegistry:
         snap = self._snapshot()
         if snap is not None:
             conds = parse_conditions(query.filter_string, spec)
-            found = [row for row in snap.models.values() if _model_matches(snap, row, conds)]
+            found = select(list(snap.models.values()), _model_tests(snap, conds))
             sort_rows(found, query.order_by, spec, _rm_key)
             rows, token = _slice(
                 found,
@@ -683,7 +693,7 @@ class SqlRegistry:
             named = [c.value for c in conds if c.key is None and c.field == "name" and c.op == "="]
             if named and isinstance(named[0], str):  # the common case: one model's versions
                 pool = snap.versions.get(named[0], [])
-            found = [row for row in pool if _version_matches(snap, row, conds)]
+            found = select(pool, _version_tests(snap, conds))
             sort_rows(found, query.order_by, spec, _mv_key)
             rows, token = _slice(
                 found,
@@ -848,14 +858,34 @@ _MV_FIELDS = {
 _RM_ORDER = {"name": 0, "creation_timestamp": 1, "last_updated_timestamp": 2}
 
 
-def _model_matches(snap: Snapshot, row: tuple[Any, ...], conds: Sequence[Cond]) -> bool:
-    tags = snap.tags.get(row[0], {})
-    return matches(conds, lambda _field: row[0], lambda _prefix, key: tags.get(key))
+def _model_tag(snap: Snapshot, key: str) -> Getter:
+    tags = snap.tags
+    return lambda row: tags.get(row[0], {}).get(key)
 
 
-def _version_matches(snap: Snapshot, row: tuple[Any, ...], conds: Sequence[Cond]) -> bool:
-    tags = snap.version_tags.get((row[0], int(row[1])), {})
-    return matches(conds, lambda field: row[_MV_FIELDS[field]], lambda _p, key: tags.get(key))
+def _version_tag(snap: Snapshot, key: str) -> Getter:
+    tags = snap.version_tags
+    return lambda row: tags.get((row[0], int(row[1])), {}).get(key)
+
+
+def _model_tests(snap: Snapshot, conds: Sequence[Cond]) -> list[tuple[Getter, Tester]]:
+    tests: list[tuple[Getter, Tester]] = []
+    for cond in conds:
+        if cond.key is None:  # the only bare field is the name
+            tests.append((operator.itemgetter(0), tester(cond)))
+        else:
+            tests.append((_model_tag(snap, cond.key), tester(cond)))
+    return tests
+
+
+def _version_tests(snap: Snapshot, conds: Sequence[Cond]) -> list[tuple[Getter, Tester]]:
+    tests: list[tuple[Getter, Tester]] = []
+    for cond in conds:
+        if cond.key is None:
+            tests.append((operator.itemgetter(_MV_FIELDS[cond.field]), tester(cond)))
+        else:
+            tests.append((_version_tag(snap, cond.key), tester(cond)))
+    return tests
 
 
 def _rm_key(row: tuple[Any, ...], name: str) -> Any:
