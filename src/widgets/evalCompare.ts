@@ -168,7 +168,7 @@ const render: Render<IEvalCompareModel> = ({ model, el, signal }) => {
       plot_bgcolor: 'rgba(0,0,0,0)',
       font: { color: colors.font },
       height: 380,
-      margin: { l: 60, r: 20, t: 40, b: 50 }
+      margin: { l: 60, r: 20, t: 40, b: 64 }
     };
     await plotly.react(chart, figure.data, layout, PLOTLY_CONFIG);
     root.dataset.mltrackPlot = name;
