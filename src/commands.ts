@@ -27,7 +27,9 @@ export const CommandIDs = {
   /** Open the notebook (and cell) that produced the run. Args: `{ runId: string }`. */
   openRunSource: 'mltrack:open-run-source',
   /** Read the current compare or run view again (Alt R in a view). */
-  refreshView: 'mltrack:refresh-view'
+  refreshView: 'mltrack:refresh-view',
+  /** Open the model registry view. Args: `{ model?: string }` (the model to show). */
+  openRegistry: 'mltrack:open-registry'
 } as const;
 
 export type CommandID = (typeof CommandIDs)[keyof typeof CommandIDs];

@@ -55,7 +55,9 @@ from ..store.remote.wire import (
 from ..store.search import encode_page_token, parse_filter, search_fingerprint
 from ..tracking.core import TrackingCore
 from .api_base import ApiContext, ApiHandler
+from .lab_registry import delete_alias, model_detail, models_page, run_models, set_alias
 from .lab_types import (
+    AliasBody,
     ArtifactList,
     ArtifactQuery,
     ArtifactTable,
@@ -66,7 +68,11 @@ from .lab_types import (
     ExperimentsQuery,
     ExperimentsReply,
     FeedStats,
+    ModelDetail,
+    ModelsPage,
+    ModelsQuery,
     RunDetail,
+    RunModels,
     RunPatch,
     RunsCount,
     RunsPage,
@@ -228,6 +234,15 @@ def parse_body(body: dict[str, Any], cls: type[Any]) -> Any:
             f"Unknown field(s) {', '.join(map(repr, unknown))}; expected some of "
             f"{', '.join(sorted(names))}."
         )
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in body
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise InvalidParameter(f"Missing field(s) {', '.join(map(repr, missing))} in the body.")
     for name, value in body.items():
         tp = hints[name]
         if value is None and _non_null(tp) is not tp:
@@ -662,6 +677,31 @@ class LabSeriesHandler(LabHandler):
         self.reply(await self.lab.read(lambda c: dumps(series(c, q))))
 
 
+class LabModelsHandler(LabHandler):
+    async def get(self) -> None:
+        q: ModelsQuery = self.parse(ModelsQuery)
+        self.reply(await self.lab.read(lambda c: dumps(models_page(c, q))))
+
+
+class LabModelHandler(LabHandler):
+    async def get(self, name: str) -> None:
+        self.reply(await self.lab.read(lambda c: dumps(model_detail(c, name))))
+
+
+class LabAliasHandler(LabHandler):
+    async def put(self, name: str, alias: str) -> None:
+        body: AliasBody = self.parse_body(AliasBody)
+        await self.answer(lambda c: set_alias(c, name, alias, body))
+
+    async def delete(self, name: str, alias: str) -> None:
+        await self.answer(lambda c: delete_alias(c, name, alias))
+
+
+class LabRunModelsHandler(LabHandler):
+    async def get(self, run_id: str) -> None:
+        self.reply(await self.lab.read(lambda c: dumps(run_models(c, run_id))))
+
+
 class LabChangesHandler(LabHandler):
     """``GET /changes``: a server-sent event stream, one ``change`` event per new version."""
 
@@ -780,6 +820,13 @@ LAB_ROUTES: list[LabRoute] = [
     ),
     LabRoute(
         "get",
+        "/runs/{run_id}/models",
+        LabRunModelsHandler,
+        "The models a run logged and the registered versions made from it.",
+        reply=RunModels,
+    ),
+    LabRoute(
+        "get",
         "/runs/{run_id}",
         LabRunHandler,
         "A run with its experiment, parent and children.",
@@ -800,6 +847,36 @@ LAB_ROUTES: list[LabRoute] = [
         "A metric of some runs, downsampled to the chart's width.",
         SeriesQuery,
         reply=SeriesReply,
+    ),
+    LabRoute(
+        "get",
+        "/models",
+        LabModelsHandler,
+        "One page of registered models, by name.",
+        ModelsQuery,
+        reply=ModelsPage,
+    ),
+    LabRoute(
+        "put",
+        "/models/{name}/aliases/{alias}",
+        LabAliasHandler,
+        "Point an alias of a registered model at a version.",
+        body=AliasBody,
+        reply=ModelDetail,
+    ),
+    LabRoute(
+        "delete",
+        "/models/{name}/aliases/{alias}",
+        LabAliasHandler,
+        "Delete an alias of a registered model.",
+        reply=ModelDetail,
+    ),
+    LabRoute(
+        "get",
+        "/models/{name}",
+        LabModelHandler,
+        "A registered model with its versions, each with its run and metrics.",
+        reply=ModelDetail,
     ),
     LabRoute(
         "get",

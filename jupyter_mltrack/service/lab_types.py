@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..entities import Experiment, FileInfo, Run
+from ..entities import Experiment, FileInfo, LoggedModel, ModelVersion, RegisteredModel, Run
 
 __all__ = [
+    "AliasBody",
     "ArtifactList",
     "ArtifactQuery",
     "ArtifactTable",
@@ -32,7 +33,11 @@ __all__ = [
     "ExperimentsReply",
     "FeedStats",
     "JsonNumber",
+    "ModelDetail",
+    "ModelsPage",
+    "ModelsQuery",
     "RunDetail",
+    "RunModels",
     "RunPatch",
     "RunRow",
     "RunSummary",
@@ -42,6 +47,8 @@ __all__ = [
     "SeriesQuery",
     "SeriesReply",
     "SeriesTrace",
+    "VersionDetail",
+    "VersionRun",
     "WireFloat",
 ]
 
@@ -294,3 +301,64 @@ class FeedStats:
     ticks: int = required("Polls since the server started.")
     store_reads: int = required("Store reads made by those polls (one per tick).")
     interval_s: float = required("Seconds between polls while anyone listens.")
+
+
+# --------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class ModelsQuery:
+    """Query of ``GET /models``: one page of registered models, by name."""
+
+    filter: str = doc("The registry filter language (`name LIKE '%churn%'`); empty for all.", "")
+    max_results: int = doc("Models in the page (1..1000).", 100)
+    page_token: str = doc("`next_page_token` of the previous page; empty for the first.", "")
+
+
+@dataclass(frozen=True)
+class ModelsPage:
+    """Reply of ``GET /models``."""
+
+    models: list[RegisteredModel] = required("")
+    next_page_token: str | None = required("Null on the last page.")
+
+
+@dataclass(frozen=True)
+class VersionRun:
+    """The run a model version came from, with its latest metrics."""
+
+    run_id: str = required("")
+    run_name: str = required("")
+    status: str = required("")
+    experiment_id: str = required("")
+    metrics: dict[str, WireFloat] = required("The run's latest metrics, by key.")
+
+
+@dataclass(frozen=True)
+class VersionDetail:
+    """One version in ``ModelDetail``."""
+
+    version: ModelVersion = required("")
+    run: VersionRun | None = required("Null when the version names no run, or it is gone.")
+    code: str = required("Python that loads this version: by its first alias, else by its number.")
+
+
+@dataclass(frozen=True)
+class ModelDetail:
+    """Reply of ``GET /models/{name}`` and of the alias routes."""
+
+    model: RegisteredModel = required("")
+    versions: list[VersionDetail] = required("Newest first (at most 1000).")
+
+
+@dataclass(frozen=True)
+class AliasBody:
+    """Body of ``PUT /models/{name}/aliases/{alias}``."""
+
+    version: str = required("The version the alias points to, e.g. `3`.")
+
+
+@dataclass(frozen=True)
+class RunModels:
+    """Reply of ``GET /runs/{run_id}/models``: the models a run logged."""
+
+    logged_models: list[LoggedModel] = required("Logged models whose source run it is.")
+    versions: list[ModelVersion] = required("Registered versions made from the run.")

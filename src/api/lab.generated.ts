@@ -6,9 +6,21 @@
 import type {
   IExperiment,
   IFileInfo,
+  ILoggedModel,
+  IModelVersion,
+  IRegisteredModel,
   IRun,
   WireFloat
 } from './types.generated';
+
+/**
+ * `AliasBody` of the JupyterLab API. Body of `PUT
+ * /models/{name}/aliases/{alias}`.
+ */
+export interface IAliasBody {
+  /** The version the alias points to, e.g. `3`. */
+  version: string;
+}
 
 /**
  * `ArtifactList` of the JupyterLab API. Reply of `GET
@@ -132,6 +144,36 @@ export interface IFeedStats {
 }
 
 /**
+ * `ModelDetail` of the JupyterLab API. Reply of `GET /models/{name}` and of the
+ * alias routes.
+ */
+export interface IModelDetail {
+  model: IRegisteredModel;
+  /** Newest first (at most 1000). */
+  versions: IVersionDetail[];
+}
+
+/** `ModelsPage` of the JupyterLab API. Reply of `GET /models`. */
+export interface IModelsPage {
+  models: IRegisteredModel[];
+  /** Null on the last page. */
+  next_page_token: string | null;
+}
+
+/**
+ * `ModelsQuery` of the JupyterLab API. Query of `GET /models`: one page of
+ * registered models, by name.
+ */
+export interface IModelsQuery {
+  /** The registry filter language (`name LIKE '%churn%'`); empty for all. */
+  filter?: string;
+  /** Models in the page (1..1000). */
+  max_results?: number;
+  /** `next_page_token` of the previous page; empty for the first. */
+  page_token?: string;
+}
+
+/**
  * `RunDetail` of the JupyterLab API. Reply of `GET /runs/{run_id}` and `PATCH
  * /runs/{run_id}`.
  */
@@ -142,6 +184,17 @@ export interface IRunDetail {
   parent: IRunSummary | null;
   /** Newest first (at most 1000). */
   children: IRunSummary[];
+}
+
+/**
+ * `RunModels` of the JupyterLab API. Reply of `GET /runs/{run_id}/models`: the
+ * models a run logged.
+ */
+export interface IRunModels {
+  /** Logged models whose source run it is. */
+  logged_models: ILoggedModel[];
+  /** Registered versions made from the run. */
+  versions: IModelVersion[];
 }
 
 /**
@@ -284,4 +337,26 @@ export interface ISeriesTrace {
   run_id: string;
   x: WireFloat[];
   y: WireFloat[];
+}
+
+/** `VersionDetail` of the JupyterLab API. One version in `ModelDetail`. */
+export interface IVersionDetail {
+  version: IModelVersion;
+  /** Null when the version names no run, or it is gone. */
+  run: IVersionRun | null;
+  /** Python that loads this version: by its first alias, else by its number. */
+  code: string;
+}
+
+/**
+ * `VersionRun` of the JupyterLab API. The run a model version came from, with
+ * its latest metrics.
+ */
+export interface IVersionRun {
+  run_id: string;
+  run_name: string;
+  status: string;
+  experiment_id: string;
+  /** The run's latest metrics, by key. */
+  metrics: Record<string, WireFloat>;
 }

@@ -14,7 +14,11 @@ import type {
   IErrorReply,
   IExperimentsReply,
   IFeedStats,
+  IModelDetail,
+  IModelsPage,
+  IModelsQuery,
   IRunDetail,
+  IRunModels,
   IRunPatch,
   IRunsCount,
   IRunsPage,
@@ -158,6 +162,43 @@ export class LabApi {
 
   series(query: ISeriesQuery): Promise<ISeriesReply> {
     return this.request('series', { ...query });
+  }
+
+  /** One page of registered models, by name. */
+  models(query: Partial<IModelsQuery> = {}): Promise<IModelsPage> {
+    return this.request('models', { ...query });
+  }
+
+  /** A registered model with its versions, each with its run and metrics. */
+  model(name: string): Promise<IModelDetail> {
+    return this.request(`models/${encodeURIComponent(name)}`);
+  }
+
+  /** Point `alias` of model `name` at `version`; the model as it is then. */
+  setAlias(
+    name: string,
+    alias: string,
+    version: string
+  ): Promise<IModelDetail> {
+    return this.request(
+      `models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`,
+      {},
+      { method: 'PUT', body: JSON.stringify({ version }) }
+    );
+  }
+
+  /** Delete `alias` of model `name`. */
+  deleteAlias(name: string, alias: string): Promise<IModelDetail> {
+    return this.request(
+      `models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`,
+      {},
+      { method: 'DELETE' }
+    );
+  }
+
+  /** The models a run logged and the registered versions made from it. */
+  runModels(runId: string): Promise<IRunModels> {
+    return this.request(`runs/${encodeURIComponent(runId)}/models`);
   }
 
   feedStats(): Promise<IFeedStats> {

@@ -107,6 +107,7 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           void run;
         },
         selectionChanged: () => commands.notifyCommandChanged(),
+        openRegistry: () => void commands.execute(CommandIDs.openRegistry),
         stateChanged: () =>
           void state?.save(STATE_KEY, panel.state as unknown as never)
       }

@@ -33,6 +33,8 @@ export interface ISidebarActions {
   open(run: IRunRow): void;
   contextMenu(event: MouseEvent, run: IRunRow): void;
   selectionChanged(): void;
+  /** Open the model registry view (the header's *Models* button). */
+  openRegistry?(): void;
   /** The view's query changed (experiment, filter, sort, columns): save `state`. */
   stateChanged(): void;
 }
@@ -106,7 +108,11 @@ export class SidebarPanel extends Panel {
     button.setAttribute('aria-label', 'Refresh');
     button.append(refreshIcon.element({ tag: 'span' }));
     button.addEventListener('click', () => void this.refresh());
-    header.append(title, button);
+    const models = element('button', 'jp-mltrack-open-registry', 'Models');
+    models.type = 'button';
+    models.title = 'Open the model registry: models, versions, aliases';
+    models.addEventListener('click', () => this._actions.openRegistry?.());
+    header.append(title, models, button);
     this._body = element('details', 'jp-mltrack-sidebar-body');
     this._status = element(
       'p',

@@ -25,6 +25,7 @@ import { ToolbarButton } from '@jupyterlab/apputils';
 import { LabApi } from '../api/lab';
 import { CommandIDs, runIdsOf } from '../commands';
 import { CompareView, type ICompareState } from './compare';
+import { RegistryView, type IRegistryState } from './registry';
 import {
   RunView,
   type IRunViewState,
@@ -34,11 +35,12 @@ import {
 
 export { CompareView } from './compare';
 export { RunView } from './runDetail';
+export { RegistryView } from './registry';
 
 /** Set on `document.body` once the views' commands are registered. */
 export const VIEWS_READY_ATTRIBUTE = 'data-mltrack-views-ready';
 
-type View = CompareView | RunView;
+type View = CompareView | RunView | RegistryView;
 
 /** The sidebar's selection, when the sidebar is there (duck-typed: no import cycle). */
 function sidebarSelection(app: JupyterFrontEnd): string[] {
@@ -88,6 +90,9 @@ export const viewsPlugin: JupyterFrontEndPlugin<void> = {
     });
     const compares = new WidgetTracker<MainAreaWidget<CompareView>>({
       namespace: 'mltrack-compare'
+    });
+    const registries = new WidgetTracker<MainAreaWidget<RegistryView>>({
+      namespace: 'mltrack-registry'
     });
 
     const wrap = <
@@ -154,7 +159,14 @@ export const viewsPlugin: JupyterFrontEndPlugin<void> = {
           chart: (args.chart as IRunViewState['chart']) ?? undefined
         };
         const widget = wrap(
-          new RunView(api, rendermime, state, openRun),
+          new RunView(
+            api,
+            rendermime,
+            state,
+            openRun,
+            name =>
+              void commands.execute(CommandIDs.openRegistry, { model: name })
+          ),
           runs,
           id
         );
@@ -198,6 +210,34 @@ export const viewsPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    commands.addCommand(CommandIDs.openRegistry, {
+      label: 'Open Model Registry',
+      caption:
+        'Registered models, their versions and aliases (set an alias, copy the loading code)',
+      execute: async args => {
+        const model = typeof args.model === 'string' ? args.model : undefined;
+        const open = registries.currentWidget ?? registries.find(() => true);
+        if (open) {
+          shell.activateById(open.id);
+          if (model) {
+            await open.content.showModel(model);
+          }
+          return open;
+        }
+        const state: IRegistryState = {
+          model,
+          filter: typeof args.filter === 'string' ? args.filter : undefined
+        };
+        const widget = wrap(
+          new RegistryView(api, state, openRun),
+          registries,
+          'mltrack-registry'
+        );
+        shell.activateById(widget.id);
+        return widget;
+      }
+    });
+
     commands.addCommand(CommandIDs.refreshView, {
       label: 'Refresh Run View',
       caption: 'Read the runs of the current compare or run view again',
@@ -207,7 +247,9 @@ export const viewsPlugin: JupyterFrontEndPlugin<void> = {
     const current = (): View | null => {
       const widget = shell.currentWidget;
       const content = (widget as MainAreaWidget | null)?.content;
-      return content instanceof RunView || content instanceof CompareView
+      return content instanceof RunView ||
+        content instanceof CompareView ||
+        content instanceof RegistryView
         ? content
         : null;
     };
@@ -223,6 +265,11 @@ export const viewsPlugin: JupyterFrontEndPlugin<void> = {
         args: w => ({ ...w.content.state }),
         name: w => w.content.state.runId
       });
+      void restorer.restore(registries, {
+        command: CommandIDs.openRegistry,
+        args: w => ({ ...w.content.state }),
+        name: () => 'registry'
+      });
       void restorer.restore(compares, {
         command: CommandIDs.compare,
         args: w => ({ ...w.content.state }),
@@ -232,6 +279,7 @@ export const viewsPlugin: JupyterFrontEndPlugin<void> = {
     for (const command of [
       CommandIDs.openRun,
       CommandIDs.compare,
+      CommandIDs.openRegistry,
       CommandIDs.refreshView
     ]) {
       palette?.addItem({ command, category: 'Experiment Tracking' });

@@ -95,7 +95,9 @@ export class RunView extends Widget {
     private readonly rendermime: IRenderMimeRegistry,
     state: IRunViewState,
     /** Open another run (parent, child) in its own view. */
-    private readonly openRun: (runId: string) => void
+    private readonly openRun: (runId: string) => void,
+    /** Show a registered model in the registry view. */
+    private readonly openModel: (name: string) => void = () => undefined
   ) {
     super();
     this.state = { tab: 'overview', ...state };
@@ -255,11 +257,51 @@ export class RunView extends Widget {
       rows.push([`child runs (${children.length})`, list]);
     }
     this.panel.append(keyValues(rows, 'jp-mltrack-overview'));
+    const models = el('div', 'jp-mltrack-run-models');
+    this.panel.append(models);
+    void this.runModels(info.run_id, models);
     const note = data.tags[NOTE_TAG];
     if (note) {
       const box = el('div', 'jp-mltrack-note-rendered');
       this.panel.append(el('h2', '', 'Note'), box);
       void renderBundle(this.rendermime, box, { 'text/markdown': note });
+    }
+  }
+
+  /** The models the run logged and the registered versions made from it. */
+  private async runModels(runId: string, host: HTMLElement): Promise<void> {
+    host.dataset.mltrackModels = 'loading';
+    try {
+      const { logged_models: logged, versions } =
+        await this.api.runModels(runId);
+      if (logged.length === 0 && versions.length === 0) {
+        host.dataset.mltrackModels = '0';
+        return;
+      }
+      host.append(el('h2', '', 'Models'));
+      const rows: [string, string | Node][] = logged.map(m => [
+        m.name,
+        `${m.model_id} (${m.status})`
+      ]);
+      for (const v of versions) {
+        const link = el(
+          'button',
+          'jp-mltrack-model-link',
+          `${v.name} v${v.version}`
+        );
+        link.type = 'button';
+        link.dataset.model = v.name;
+        link.dataset.version = v.version;
+        link.title = `Show ${v.name} in the model registry`;
+        link.addEventListener('click', () => this.openModel(v.name));
+        const out = el('span');
+        out.append(link, v.aliases.length ? ` @${v.aliases.join(' @')}` : '');
+        rows.push(['registered', out]);
+      }
+      host.append(keyValues(rows, 'jp-mltrack-models-table'));
+      host.dataset.mltrackModels = String(logged.length + versions.length);
+    } catch {
+      host.dataset.mltrackModels = 'error'; // a store without a registry: nothing to show
     }
   }
 

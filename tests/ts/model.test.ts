@@ -165,10 +165,13 @@ describe('RunsModel while scrolling fast', () => {
     };
     const model = new RunsModel(slow);
     model.experimentIds = ['1'];
+    // a frozen clock: the positions come faster than any read, no speed to read ahead by
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => 5000);
     void model.reset(); // block 0
     for (let first = 1000; first <= 9000; first += 1000) {
       void model.show(first, first + 30); // a fast scroll: 9 positions
     }
+    clock.mockRestore();
     expect(pending.length).toBe(2);
     pending.shift()!();
     pending.shift()!();
