@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .loading import PyFuncModel, get_model_info, load_model, load_pyfunc_impl
 from .model import Model, ModelInfo
+from .scoring import duckdb_udf, spark_udf
 from .signature import (
     ColSpec,
     DataType,
@@ -40,9 +41,11 @@ __all__ = [
     "PyFuncModel",
     "Schema",
     "TensorSpec",
+    "duckdb_udf",
     "get_model_info",
     "infer_signature",
     "load_model",
     "pyfunc_loader",
     "resolve_model_uri",
+    "spark_udf",
 ]

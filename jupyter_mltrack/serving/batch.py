@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from ..errors import InvalidParameter
+from ..models.scoring import predictions_frame
 
 __all__ = ["FORMATS", "BatchResult", "predict_files", "predictions_frame"]
 
@@ -75,35 +75,6 @@ def _format_of(path: Path, given: str | None, role: str) -> str:
     )
 
 
-def predictions_frame(predictions: Any, n_rows: int) -> pd.DataFrame:
-    """A model's output for one chunk as a DataFrame with one row per input row."""
-    if isinstance(predictions, pd.DataFrame):
-        frame = predictions.reset_index(drop=True)
-    elif isinstance(predictions, pd.Series):
-        frame = pd.DataFrame({"prediction": predictions.to_numpy()})
-    elif isinstance(predictions, dict):
-        frame = pd.DataFrame(
-            {
-                str(k): np.asarray(v).tolist() if np.ndim(v) > 1 else v
-                for k, v in predictions.items()
-            }
-        )
-    else:
-        array = np.asarray(predictions)
-        if array.ndim == 1:
-            frame = pd.DataFrame({"prediction": array})
-        elif array.ndim == 2:
-            frame = pd.DataFrame({f"prediction_{i}": array[:, i] for i in range(array.shape[1])})
-        else:
-            frame = pd.DataFrame({"prediction": list(array)})
-    if len(frame) != n_rows:
-        raise InvalidParameter(
-            f"The model returned {len(frame)} predictions for {n_rows} input rows; batch "
-            "prediction needs one prediction per row."
-        )
-    return frame
-
-
 class _Writer:
     def __init__(self, path: Path, fmt: str) -> None:
         self.path, self.fmt = path, fmt
@@ -149,27 +120,61 @@ class _Writer:
             self.path.write_bytes(b"")  # no rows: an empty output, not a missing one
 
 
-def _batches(path: Path, fmt: str, chunk_rows: int) -> tuple[Iterator[pa.RecordBatch], int | None]:
-    import pyarrow.dataset as ds
-
-    if fmt == "jsonl":
-        return _jsonl_batches(path, chunk_rows), None
-    dataset = ds.dataset(str(path), format=fmt, exclude_invalid_files=False)
-    total = dataset.count_rows() if fmt == "parquet" else None
-    scanner = dataset.scanner(batch_size=chunk_rows, batch_readahead=1, fragment_readahead=1)
-    return iter(scanner.to_batches()), total
-
-
-def _jsonl_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    files = (
-        [path]
-        if path.is_file()
-        else sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() in (".jsonl", ".ndjson", ".json")
-        )
+def _files(path: Path, fmt: str) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and not p.name.startswith((".", "_"))
+        and FORMATS.get(p.suffix.lower()) == fmt
     )
+    if not files:
+        raise InvalidParameter(f"The directory {str(path)!r} holds no {fmt} files.")
+    return files
+
+
+def _batches(path: Path, fmt: str, chunk_rows: int) -> tuple[Iterator[pa.RecordBatch], int | None]:
+    """Record batches of at most ``chunk_rows`` rows, read one at a time (no read-ahead)."""
+    files = _files(path, fmt)
+    if fmt == "jsonl":
+        return _jsonl_batches(files, chunk_rows), None
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+        def parquet() -> Iterator[pa.RecordBatch]:
+            for f in files:
+                with pq.ParquetFile(f) as pf:
+                    yield from pf.iter_batches(batch_size=chunk_rows)
+
+        return parquet(), total
+
+    def csv() -> Iterator[pa.RecordBatch]:
+        import pyarrow.csv as pcsv
+
+        for f in files:
+            # a block of ~64 bytes per row keeps a block near chunk_rows rows
+            opts = pcsv.ReadOptions(block_size=max(1 << 20, min(chunk_rows * 64, 1 << 28)))
+            with pcsv.open_csv(f, read_options=opts) as reader:
+                pending: list[pa.RecordBatch] = []
+                size = 0
+                for batch in reader:
+                    pending.append(batch)
+                    size += batch.num_rows
+                    if size >= chunk_rows:
+                        table = pa.Table.from_batches(pending)
+                        yield from table.to_batches(max_chunksize=chunk_rows)
+                        pending, size = [], 0
+                if pending:
+                    yield from pa.Table.from_batches(pending).to_batches(max_chunksize=chunk_rows)
+
+    return csv(), None
+
+
+def _jsonl_batches(files: list[Path], chunk_rows: int) -> Iterator[pa.RecordBatch]:
     for f in files:
         for frame in pd.read_json(f, lines=True, chunksize=chunk_rows):
             yield pa.RecordBatch.from_pandas(frame, preserve_index=False)

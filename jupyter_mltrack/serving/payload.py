@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ import orjson
 import pandas as pd
 
 from ..errors import InvalidParameter
+from ..models.scoring import InputColumn, input_columns
 
 __all__ = [
     "CONTENT_TYPES",
@@ -55,37 +55,6 @@ class PayloadError(InvalidParameter):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
-
-
-@dataclass(frozen=True)
-class InputColumn:
-    """One named input of a model's signature: its name, type name and whether required."""
-
-    name: str
-    type: str
-    required: bool = True
-
-
-def input_columns(schema: Any) -> list[InputColumn] | None:
-    """The named columns of an input schema (ours or MLflow's), or None for tensor/no schema."""
-    if schema is None:
-        return None
-    specs = getattr(schema, "inputs", None)
-    if not specs:
-        return None
-    is_tensor = getattr(schema, "is_tensor_spec", None)
-    if callable(is_tensor) and is_tensor():
-        return None
-    columns = []
-    for spec in specs:
-        name = getattr(spec, "name", None)
-        if name is None:
-            return None
-        kind = getattr(spec, "type", "")
-        kind_name = getattr(kind, "name", None) or str(kind)
-        required = bool(getattr(spec, "required", not getattr(spec, "optional", False)))
-        columns.append(InputColumn(str(name), str(kind_name), required))
-    return columns
 
 
 def _mime(content_type: str) -> tuple[str, str]:
