@@ -8,7 +8,9 @@ Both servers run as real processes on 127.0.0.1 on this machine. Rows:
 - ``ingest``: sustained points/s from 4 client processes: ours flat out through our client;
   MLflow's best case, ``log_batch`` of 1,000 metrics per request (the mlflow client) against
   MLflow and against ours;
-- ``search_runs`` over ``--runs`` runs (a filter on a metric, ordered, 1,000 results);
+- ``search_runs`` over ``--runs`` runs (a filter on a metric, ordered, 1,000 results); the
+  runs are written before the servers start, straight into each store (ours in direct
+  mode, MLflow's through its SQLite store), so 10,000 of them take a minute, not an hour;
 - ``history``: ``get_metric_history`` of one run with ``--history`` points;
 - ``artifacts``: upload and download of a ``--artifact-mb`` file through each server's
   ``mlflow-artifacts`` proxy with the mlflow client, and with our client through ours.
@@ -197,38 +199,56 @@ def part_log_metric(ours: str, mlflow: str, n_ours: int, n_mlflow: int) -> dict[
     return out
 
 
-def _make_runs(url: str, runs: int, use_ours: bool) -> str:
-    """``runs`` runs with a param and a metric in a new experiment; its id."""
-    name = f"search-{time.time_ns()}"
-    if use_ours:
-        client = _ours(url)
-        exp = client.create_experiment(name)
+def seed_search(base: Path, runs: int) -> tuple[str, str, dict[str, float]]:
+    """``runs`` runs with a param and a metric in a new experiment of each store, written
+    before the servers start: ours straight into the DuckDB file with our client in direct
+    mode, MLflow's through its SQLite store with its client (one ``log_batch`` per run).
+    Returns both experiment ids and the seconds each took (not a figure of the benchmark:
+    going through HTTP one run at a time would take longer than the search it prepares)."""
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    seconds: dict[str, float] = {}
+    (base / "mltrack").mkdir(exist_ok=True)
+    (base / "mlflow").mkdir(exist_ok=True)
+    t0 = time.perf_counter()
+    os.environ["MLTRACK_STORE_MODE"] = "direct"
+    try:
+        client = _ours(f"duckdb://{base / 'mltrack' / 'store.duckdb'}")
+        exp_ours = client.create_experiment("search")
         for i in range(runs):
-            rid = client.create_run(exp).info.run_id
+            rid = client.create_run(exp_ours).info.run_id
             client.log_param(rid, "i", str(i))
             client.log_metric(rid, "m", (i % 1000) / 1000)
         client.flush()
         client.close()
-        return str(exp)
-    from mlflow.entities import Metric, Param
-
-    mc = _mlflow_client(url)
-    exp = mc.create_experiment(name)
+    finally:
+        del os.environ["MLTRACK_STORE_MODE"]
+    seconds["ours"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    mc = MlflowClient(f"sqlite:///{base / 'mlflow' / 'mlflow.db'}")
+    exp_mlflow = mc.create_experiment(
+        "search", artifact_location=(base / "mlflow" / "artifacts").as_uri()
+    )
     now = int(time.time() * 1000)
     for i in range(runs):
-        rid = mc.create_run(exp).info.run_id
+        rid = mc.create_run(exp_mlflow).info.run_id
         mc.log_batch(
             rid, metrics=[Metric("m", (i % 1000) / 1000, now, 0)], params=[Param("i", str(i))]
         )
-    return str(exp)
+    seconds["mlflow"] = time.perf_counter() - t0
+    return str(exp_ours), str(exp_mlflow), seconds
 
 
-def part_search(ours: str, mlflow: str, runs: int, repeat: int) -> dict[str, float]:
+def part_search(
+    ours: str, mlflow: str, exp_ours: str, exp_mlflow: str, runs: int, repeat: int
+) -> dict[str, float]:
     out: dict[str, float] = {}
     query = ("metrics.m > 0.5", ["metrics.m DESC"])
-    exp_ours = _make_runs(ours, runs, use_ours=True)
-    exp_mlflow = _make_runs(mlflow, runs, use_ours=False)
+    expected = min(1000, sum(1 for i in range(runs) if (i % 1000) / 1000 > 0.5))
     ours_client = _ours(ours)
+    found = ours_client.search_runs([exp_ours], query[0], order_by=query[1], max_results=1000)
+    assert len(found) == expected, (len(found), expected)
     out["ours/ours"] = median_time(
         lambda: ours_client.search_runs([exp_ours], query[0], order_by=query[1], max_results=1000),
         repeat,
@@ -236,6 +256,8 @@ def part_search(ours: str, mlflow: str, runs: int, repeat: int) -> dict[str, flo
     ours_client.close()
     for name, url, exp in (("mlflow/mlflow", mlflow, exp_mlflow), ("mlflow/ours", ours, exp_ours)):
         mc = _mlflow_client(url)
+        got = mc.search_runs([exp], query[0], order_by=query[1], max_results=1000)
+        assert len(got) == expected, (name, len(got), expected)
         out[name] = median_time(
             lambda mc=mc, exp=exp: mc.search_runs(
                 [exp], query[0], order_by=query[1], max_results=1000
@@ -319,6 +341,7 @@ def _row(label: str, ours: float, theirs: float, unit: str, higher_better: bool)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--worker", nargs=3, metavar=("KIND", "URL", "POINTS"))
+    parser.add_argument("--seed", nargs=2, metavar=("BASE", "RUNS"), help=argparse.SUPPRESS)
     parser.add_argument("--log-calls", type=int, default=100_000)
     parser.add_argument("--mlflow-log-calls", type=int, default=300)
     parser.add_argument("--ingest-points", type=int, default=200_000, help="per ours client")
@@ -332,10 +355,26 @@ def main() -> int:
     if args.worker:
         worker(args.worker[0], args.worker[1], int(args.worker[2]))
         return 0
+    if args.seed:
+        print(json.dumps(seed_search(Path(args.seed[0]), int(args.seed[1]))), flush=True)
+        return 0
     parts = set(args.parts.split(","))
     lines = [f"{'':<44} {'ours':>14} {'mlflow':>14} {'unit':<8} {'vs mlflow':>9}"]
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         base = Path(tmp)
+        if "search" in parts:  # in a child process: it must let go of both store files
+            out = subprocess.run(
+                [sys.executable, str(HERE), "--seed", str(base), str(args.runs)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            seeded = json.loads(out.strip().splitlines()[-1])
+            print(
+                f"(seeded {args.runs:,} runs directly: ours {seeded[2]['ours']:.1f} s, "
+                f"mlflow's SQLite store {seeded[2]['mlflow']:.1f} s)",
+                flush=True,
+            )
         with mltrack_server(base) as ours, mlflow_server(base) as mlflow:
             os.environ["MLTRACK_SPOOL_DIR"] = str(base / "spool")
             if "log_metric" in parts:
@@ -374,7 +413,7 @@ def main() -> int:
                 )
                 print(*lines[-2:], sep="\n", flush=True)
             if "search" in parts:
-                r = part_search(ours, mlflow, args.runs, args.repeat)
+                r = part_search(ours, mlflow, seeded[0], seeded[1], args.runs, args.repeat)
                 lines.append(
                     _row(
                         f"search_runs over {args.runs:,} runs, our client",
