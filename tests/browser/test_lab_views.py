@@ -205,3 +205,79 @@ def test_run_detail_previews_an_image_and_a_csv_and_edits_tags(page, lab, runs) 
     assert "lr-0.1" in restored.locator(".jp-mltrack-tab-panel").inner_text() or (
         restored.get_attribute("data-mltrack-tab") != "overview"
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Known bug (issue 9): the workspace holds the compare's showAll/logY and the run "
+        "view's tab before the reload (checked below), but after it the compare is "
+        "restored with showAll false and the run view's entry is gone; not yet found."
+    ),
+)
+def test_view_settings_opened_from_the_sidebar_come_back_after_a_reload(page, lab, runs) -> None:
+    """Log y and *show all params* of a compare, and the tab of a run view, both opened
+    from the sidebar, are what the views show again after a page reload."""
+    open_lab(page, lab)
+    execute(page, "application:close-all")
+    page.wait_for_function("() => !document.querySelector('.jp-mltrack-view')")
+    execute(page, "mltrack:open-sidebar")
+    page.locator(f"{SIDEBAR}[data-mltrack-loaded='ok']").wait_for()
+    page.locator(f"{SIDEBAR} .jp-mltrack-experiment-picker").select_option(label="views")
+    page.wait_for_function(
+        f"""() => document.querySelector("{GRID}")?.getAttribute('data-mltrack-drawn') === '2'"""
+    )
+    rows = page.locator(f"{GRID} .jp-mltrack-run")
+    rows.nth(0).click()
+    rows.nth(1).click(modifiers=["Control"])
+    page.locator(f"{GRID} .jp-mltrack-run[aria-selected='true']").nth(1).wait_for()
+    rows.nth(1).click(button="right")
+    page.locator(".jp-mltrack-context-menu .lm-Menu-item", has_text="Compare Runs").click()
+    wait_compare_ready(page, 1)
+    compare = page.locator(COMPARE)
+    compare.locator(".jp-mltrack-chart-log").first.check()
+    compare.locator(".jp-mltrack-show-all input").check()
+    page.locator(f"{COMPARE} .jp-mltrack-params[data-mltrack-params='3']").wait_for()
+
+    rows.nth(0).dblclick()  # the sidebar opens the run
+    run_view = page.locator(f"{RUN_VIEW}[data-mltrack-run='ready']")
+    run_view.wait_for()
+    run_view.locator(".jp-mltrack-tab[data-tab='params']").click()
+    page.locator(f"{RUN_VIEW}[data-mltrack-tab='params']").wait_for()
+    # what the restorer saved (the workspace on the server), then a reload
+    page.wait_for_function(
+        """async () => {
+          const data = await window.jupyterapp.serviceManager.workspaces
+            .fetch('default').catch(() => null);
+          const saved = Object.entries(data?.data ?? {});
+          const compare = saved.find(([k]) => k.startsWith('mltrack-compare:'))?.[1]?.data;
+          const run = saved.find(([k]) => k.startsWith('mltrack-run:'))?.[1]?.data;
+          return compare?.showAll === true && compare?.chart?.logY === true
+            && run?.tab === 'params';
+        }"""
+    )
+    open_lab(page, lab)
+
+    # both views come back; the run view's tab is in front, so the compare may be hidden
+    restored = page.locator(f"{COMPARE}[data-mltrack-compare='ready']")
+    restored.wait_for(state="attached")
+    page.locator(f"{COMPARE} .jp-mltrack-params").wait_for(state="attached")
+    shown = page.evaluate(
+        f"""async () => {{
+          const data = await window.jupyterapp.serviceManager.workspaces.fetch('default');
+          const saved = Object.entries(data.data).filter(([k]) => k.startsWith('mltrack-'));
+          const params = document.querySelector("{COMPARE} .jp-mltrack-params");
+          return {{saved, params: params.dataset.mltrackParams,
+                   showAll: params.dataset.mltrackShowAll}};
+        }}"""
+    )
+    assert shown["params"] == "3", shown
+    assert restored.locator(".jp-mltrack-show-all input").is_checked()
+    assert restored.locator(".jp-mltrack-chart-log").first.is_checked()
+    page.wait_for_function(
+        f"""() => document.querySelector("{COMPARE} .js-plotly-plot")
+                   ?.layout?.yaxis?.type === 'log'"""
+    )
+    page.locator(f"{RUN_VIEW}[data-mltrack-run='ready'][data-mltrack-tab='params']").wait_for(
+        state="attached"
+    )
