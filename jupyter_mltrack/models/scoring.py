@@ -364,7 +364,12 @@ def score_relation(
     if chunk_rows <= 0:
         raise InvalidParameter(f"chunk_rows must be > 0; got {chunk_rows}")
     model = _cached_model(_model_dir(model_uri))
-    reader = rel.fetch_record_batch(chunk_rows)
+    # to_arrow_reader replaced fetch_record_batch (deprecated) in recent DuckDB releases
+    reader = (
+        rel.to_arrow_reader(chunk_rows)
+        if hasattr(rel, "to_arrow_reader")
+        else rel.fetch_record_batch(chunk_rows)
+    )
 
     def scored() -> Iterator[pa.RecordBatch]:
         for batch in reader:
