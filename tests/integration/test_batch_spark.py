@@ -19,6 +19,8 @@ pytestmark = [
     # pyspark 4.x warns on every pandas UDF that it does not fully support pandas 3 (installed
     # here); the tests below check the results, which is what that warning is about
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    # pyspark's toPandas passes pandas 3's deprecated copy= keyword (in pyspark, not in ours)
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 
 
