@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -263,9 +264,9 @@ def test_docker_context_entrypoint_serves(model: tuple[Path, object], tmp_path: 
         "--host",
         "127.0.0.1",
     ]
-    from conftest import free_port
-
-    port = free_port()
+    with socket.socket() as sock:  # a free port on 127.0.0.1
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
     env = {**os.environ, **image_env, "MLTRACK_SERVE_PORT": str(port)}
     log = tmp_path / "entry.log"
     with open(log, "wb") as fh:
