@@ -126,6 +126,7 @@ _REGISTRY_WORDING = (
         re.compile(r"^Registered model '([^']*)' has no version (\d+)"),
         "Model Version (name={0}, version={1}) not found.",
     ),
+    (re.compile(r"^No logged model with id '([^']*)'"), "Logged model with ID '{0}' not found."),
     (
         re.compile(r"^Registered model '([^']*)' has no alias '([^']*)'"),
         "Registered model alias {1} not found.",

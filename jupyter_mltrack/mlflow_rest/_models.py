@@ -20,7 +20,7 @@ from typing import Any
 
 from ..artifacts import get_artifact_repository
 from ..entities import LoggedModel, LoggedModelStatus
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, NotFound
 from ..tracking.core import TrackingCore
 from ._base import Message, MlflowHandler
 from ._convert import file_info_json, float_json, kv_list, proxied_uri
@@ -174,7 +174,12 @@ class LoggedModelTags(Base):
 
 class LoggedModelTag(Base):
     async def delete(self, model_id: str, key: str) -> None:
-        await self.answer(lambda c: c.delete_logged_model_tag(model_id, key))
+        def delete(c: TrackingCore) -> None:
+            if key not in c.get_logged_model(model_id).tags:  # MLflow answers 404 here
+                raise NotFound(f"No tag with key {key!r} on logged model {model_id!r}.")
+            c.delete_logged_model_tag(model_id, key)
+
+        await self.answer(delete)
 
 
 class LoggedModelParams(Base):
