@@ -95,8 +95,14 @@ class TensorSpec:
     def __post_init__(self) -> None:
         import numpy as np
 
+        raw = self.dtype
+        # numpy names sized strings "str96" / "bytes8"; MLflow writes "str"
+        if isinstance(raw, str):
+            raw = raw.rstrip("0123456789") if raw.startswith(("str", "bytes")) else raw
         try:
-            object.__setattr__(self, "dtype", np.dtype(self.dtype).name)
+            dtype = np.dtype(raw)
+            name = {"U": "str", "S": "bytes"}.get(dtype.kind, dtype.name)
+            object.__setattr__(self, "dtype", name)
         except TypeError as exc:
             raise InvalidParameter(
                 f"TensorSpec dtype {self.dtype!r} is not a numpy dtype."
@@ -597,7 +603,7 @@ def _enforce_tensor(value: Any, spec: TensorSpec, label: str) -> Any:
 
     arr = value.to_numpy() if hasattr(value, "to_numpy") else np.asarray(value)
     want = np.dtype(spec.dtype)
-    if arr.dtype != want:
+    if arr.dtype != want and not (want.kind in "US" and arr.dtype.kind == want.kind):
         if (arr.dtype.kind in "iub" and want.kind == "f") or np.can_cast(arr.dtype, want, "safe"):
             arr = arr.astype(want)
         else:

@@ -124,3 +124,15 @@ def test_params_defaults_conversion_and_unknown() -> None:
         assert enforce_params({"zzz": 1}, schema) == {"k": 3, "temp": 0.5}
     with pytest.raises(InvalidParameter, match="ColSpec type"):
         ColSpec("varchar", "x")
+
+
+def test_string_arrays_are_str_tensors_as_mlflow_writes_them() -> None:
+    """A classifier with string labels predicts a '<U..' array: MLflow's JSON says "str"."""
+    from jupyter_mltrack.models.signature import ModelSignature
+
+    sig = infer_signature(np.array(["a", "bb"]), np.array(["yes", "no"]))
+    assert '"dtype": "str"' in sig.to_dict()["outputs"]
+    again = ModelSignature.from_dict(sig.to_dict())
+    assert again.inputs is not None
+    out = enforce_schema(np.array(["ccc"]), again.inputs)
+    assert list(out) == ["ccc"]
