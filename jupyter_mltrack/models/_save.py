@@ -113,6 +113,7 @@ def save_model_dir(
     metadata: dict[str, Any] | None = None,
     mlflow_model: Model | None = None,
     pyfunc_extra: dict[str, Any] | None = None,
+    with_pyfunc: bool = True,
 ) -> Model:
     """Write a whole model directory at ``path`` and return its :class:`Model`.
 
@@ -120,7 +121,8 @@ def save_model_dir(
     ``python_function`` section that point at them (``model_path`` or ``data``).
     ``flavor_conf`` and ``distributions`` may be callables, read after the payload is written
     (a flavor may only know its format then). ``predict_fn``, when given with an input
-    example and no signature, is used to infer the output schema.
+    example and no signature, is used to infer the output schema. ``with_pyfunc=False``
+    leaves out the ``python_function`` flavor (a model that cannot predict, as MLflow does).
     """
     target = _check_target(path)
     if signature is not None and not isinstance(signature, ModelSignature):
@@ -194,7 +196,8 @@ def save_model_dir(
         }
         if code_rel is not None:
             pyfunc_conf["code"] = code_rel
-        model.add_flavor(PYFUNC_FLAVOR, **pyfunc_conf)
+        if with_pyfunc:
+            model.add_flavor(PYFUNC_FLAVOR, **pyfunc_conf)
         if flavor_name != PYFUNC_FLAVOR:
             conf = flavor_conf() if callable(flavor_conf) else flavor_conf
             model.add_flavor(flavor_name, **{**conf, **({"code": code_rel} if code_rel else {})})

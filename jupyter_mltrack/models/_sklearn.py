@@ -116,7 +116,9 @@ def save_model(
         raise InvalidParameter(
             f"serialization_format {serialization_format!r} is not one of {', '.join(FORMATS)}."
         )
-    if not hasattr(sk_model, pyfunc_predict_fn):
+    # a transformer such as PCA has no predict: MLflow saves it without the pyfunc flavor
+    with_pyfunc = hasattr(sk_model, pyfunc_predict_fn)
+    if not with_pyfunc and pyfunc_predict_fn != "predict":
         raise InvalidParameter(
             f"The model ({type(sk_model).__name__}) has no method {pyfunc_predict_fn!r} to use "
             "as pyfunc_predict_fn; fit it first or pass an existing method name."
@@ -149,7 +151,8 @@ def save_model(
         write_payload=payload,
         distributions=lambda: ["scikit-learn", _FORMAT_DIST.get(written["fmt"], "")],
         extra_modules=[type(sk_model).__module__],
-        predict_fn=getattr(sk_model, pyfunc_predict_fn),
+        predict_fn=getattr(sk_model, pyfunc_predict_fn, None),
+        with_pyfunc=with_pyfunc,
         signature=signature,
         input_example=input_example,
         pip_requirements=pip_requirements,

@@ -289,3 +289,20 @@ def test_pyfunc_validates(tmp_path: Path) -> None:
         mt.pyfunc.save_model(
             tmp_path / "a", python_model=Scale(1.0), code_paths=[str(tmp_path / "missing.py")]
         )
+
+
+def test_a_transformer_without_predict_saves_without_pyfunc(tmp_path: Path) -> None:
+    """PCA has no predict: saved with the sklearn flavor only, as MLflow saves it."""
+    from sklearn.decomposition import PCA
+
+    rows = np.random.default_rng(0).random((20, 4))
+    pca = PCA(2).fit(rows)
+    mt.sklearn.save_model(pca, tmp_path / "pca")
+    flavors = yaml.safe_load((tmp_path / "pca" / "MLmodel").read_text())["flavors"]
+    assert set(flavors) == {"sklearn"}
+    back = mt.sklearn.load_model(str(tmp_path / "pca"))
+    np.testing.assert_allclose(back.transform(rows), pca.transform(rows))
+    with pytest.raises(InvalidParameter, match="no python_function flavor"):
+        mt.models.load_model(str(tmp_path / "pca"))
+    with pytest.raises(InvalidParameter, match="pyfunc_predict_fn"):
+        mt.sklearn.save_model(pca, tmp_path / "pca2", pyfunc_predict_fn="predict_proba")
