@@ -529,7 +529,7 @@ def artifact_table(core: TrackingCore, run_id: str, q: ArtifactTableQuery) -> di
         kept = total = 0
         try:
             if suffix == ".parquet":
-                reader: Any = pq.ParquetFile(local)
+                reader: Any = pq.ParquetFile(local, pre_buffer=False)  # the head only
                 schema = reader.schema_arrow
                 total = int(reader.metadata.num_rows)
                 stream = reader.iter_batches(batch_size=min(q.limit, 1024))

@@ -147,7 +147,10 @@ def _batches(path: Path, fmt: str, chunk_rows: int) -> tuple[Iterator[pa.RecordB
 
         def parquet() -> Iterator[pa.RecordBatch]:
             for f in files:
-                with pq.ParquetFile(f) as pf:
+                # pre_buffer (pyarrow's default) caches the column chunks of every row
+                # group the iteration will read, i.e. the whole file: memory would grow
+                # with the input
+                with pq.ParquetFile(f, pre_buffer=False) as pf:
                     yield from pf.iter_batches(batch_size=chunk_rows)
 
         return parquet(), total
