@@ -157,3 +157,18 @@ def start_jupyter(
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test that used an ``mltrack server`` shows whether it was still running and
+    the end of its log (a refused connection alone does not say why)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when != "call" or not report.failed:
+        return
+    for name, value in getattr(item, "funcargs", {}).items():
+        log, alive = getattr(value, "log", None), getattr(value, "alive", None)
+        if callable(log) and callable(alive) and hasattr(value, "log_path"):
+            state = "running" if alive() else f"exited ({value.proc.poll()})"
+            report.sections.append((f"mltrack server {name!r}: {state}", str(log())[-4000:]))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -133,7 +134,9 @@ def _project(run: Run, target: Path) -> Reproduction:
     repo = tags.get("mlflow.source.git.repoURL") or base
     notes: list[str] = []
     project_dir = target / sub if sub else target
-    if not (commit and _clone_at(repo, commit, target)):
+    # the recorded repository first, then the project folder the run came from
+    why = _clone_at([repo, base], commit, target) if commit else None
+    if why is not None or not commit:
         source = Path(tags.get("mlflow.source.name", base))
         if not source.is_dir():
             raise ExecutionFailed(
@@ -145,7 +148,7 @@ def _project(run: Run, target: Path) -> Reproduction:
         shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
         notes.append(
             f"copied the project folder {source} as it is now"
-            + ("" if commit else " (the run recorded no git commit)")
+            + (f" ({why})" if why else " (the run recorded no git commit)")
         )
     entry = tags.get("mlflow.project.entryPoint", "main")
     params = dict(run.data.params)
@@ -160,9 +163,24 @@ def _project(run: Run, target: Path) -> Reproduction:
     )
 
 
-def _clone_at(repo: str, commit: str, target: Path) -> bool:
-    if not repo:
-        return False
+def _clone_at(repos: list[str], commit: str, target: Path) -> str | None:
+    """Clone the first of ``repos`` that has ``commit`` into ``target`` and check it out;
+    None when done, else why none could (git's own last words)."""
+    tried: list[str] = []
+    for repo in dict.fromkeys(r for r in repos if r):
+        why = _git_into(repo, commit, target)
+        if why is None:
+            return None
+        tried.append(f"{repo}: {why}")
+    return (
+        "commit "
+        + commit[:12]
+        + " could not be checked out from "
+        + "; ".join(tried or ["no repository"])
+    )
+
+
+def _git_into(repo: str, commit: str, target: Path) -> str | None:
     for args in (["clone", "--quiet", repo, str(target)], ["checkout", "--quiet", commit]):
         done = subprocess.run(
             ["git", *args],
@@ -170,12 +188,14 @@ def _clone_at(repo: str, commit: str, target: Path) -> bool:
             capture_output=True,
             text=True,
             timeout=300,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
         )
         if done.returncode != 0:
             shutil.rmtree(target, ignore_errors=True)
             target.mkdir(parents=True, exist_ok=True)
-            return False
-    return True
+            lines = (done.stderr or done.stdout).strip().splitlines()
+            return f"git {args[0]} failed: {lines[-1] if lines else 'exit ' + str(done.returncode)}"
+    return None
 
 
 # ---------------------------------------------------------------------- notebook runs
@@ -267,12 +287,12 @@ def _script(run: Run, target: Path, artifacts: _ArtifactReader) -> Reproduction:
                 "unknown."
             )
     repo_root = _repository_of(Path(source), commit)
-    candidates = [tags.get("mlflow.source.git.repoURL"), str(repo_root) if repo_root else None]
-    if not any(c and _clone_at(c, commit, target) for c in candidates):
+    candidates = [tags.get("mlflow.source.git.repoURL") or "", str(repo_root or "")]
+    why = _clone_at(candidates, commit, target)
+    if why is not None:
         raise ExecutionFailed(
-            f"Run {rid} cannot be reproduced: commit {commit} was not found. Tried "
-            f"{', '.join(c for c in candidates if c) or 'no repository'} "
-            "(no origin URL was recorded and the script's folder is not a clone that has it)."
+            f"Run {rid} cannot be reproduced: {why} (no origin URL that has it was recorded "
+            "and the script's folder is not a clone that has it)."
         )
     notes = [f"checked out commit {commit[:12]}"]
     if diff and tags.get("mltrack.git.dirty") == "true":
