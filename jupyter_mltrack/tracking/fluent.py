@@ -90,7 +90,8 @@ class _ThreadRuns(threading.local):
     def __init__(self) -> None:
         self.stack: list[ActiveRun] = []
         self.top: ActiveRun | None = None
-        self.last: Run | None = None
+        #: (client, run id) of the run this thread ended last; read again on each call
+        self.last: tuple[TrackingClient, str] | None = None
 
     def push(self, active: ActiveRun) -> None:
         self.stack.append(active)
@@ -333,7 +334,7 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
         active.monitor.stop()
     active.client.set_terminated(active.run_id, status)
     _runs.pop()
-    _runs.last = active.client.get_run(active.run_id)
+    _runs.last = (active.client, active.run_id)
 
 
 def active_run() -> ActiveRun | None:
@@ -347,11 +348,15 @@ def active_run_stack() -> tuple[ActiveRun, ...]:
 
 
 def last_active_run() -> Run | None:
-    """This thread's active run, else the run this thread ended most recently."""
+    """This thread's active run, else the run this thread ended most recently, read from the
+    store now (what was logged to it after it ended, by autolog or a client, is there)."""
     stack = _runs.stack
     if stack:
         return stack[-1].client.get_run(stack[-1].run_id)
-    return _runs.last
+    if _runs.last is None:
+        return None
+    client, run_id = _runs.last
+    return client.get_run(run_id)
 
 
 def _active() -> ActiveRun:

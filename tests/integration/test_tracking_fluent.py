@@ -44,6 +44,9 @@ def test_run_lifecycle_params_metrics_tags(tracking_store):
     assert got.data.tags["mlflow.note.content"] == "hello"
     assert got.data.tags["mlflow.runName"] == "first"
     assert mt.last_active_run().info.run_id == run.info.run_id
+    # read again, as MLflow does: what is logged to the ended run afterwards is there
+    mt.MlflowClient().set_tag(run.info.run_id, "later", "yes")
+    assert mt.last_active_run().data.tags["later"] == "yes"
     history = mt.get_metric_history(run.info.run_id, "loss")
     assert [(m.step, m.value) for m in history] == [(1, 0.5), (2, 0.25)]
     assert history.to_pandas()["value"].tolist() == [0.5, 0.25]
