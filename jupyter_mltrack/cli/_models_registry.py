@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..entities import ModelVersion, RegisteredModel
+from ..entities import RegisteredModel
 from ..errors import InvalidParameter
+from ..store.remote.registry_wire import model_version_to_dict
 from ._common import Context, add_command
 from ._output import print_json, print_table, time_text
 
@@ -68,23 +69,6 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--version", metavar="V", help="delete only this version")
 
 
-def version_record(mv: ModelVersion) -> dict[str, Any]:
-    return {
-        "name": mv.name,
-        "version": mv.version,
-        "creation_timestamp": mv.creation_timestamp,
-        "last_updated_timestamp": mv.last_updated_timestamp,
-        "description": mv.description,
-        "source": mv.source,
-        "run_id": mv.run_id,
-        "model_id": mv.model_id,
-        "status": mv.status,
-        "tags": mv.tags,
-        "aliases": mv.aliases,
-        "user_id": mv.user_id,
-    }
-
-
 def model_record(rm: RegisteredModel) -> dict[str, Any]:
     return {
         "name": rm.name,
@@ -131,7 +115,9 @@ def show_cmd(ctx: Context) -> int:
     escaped = model.name.replace("'", "\\'")
     versions = client.search_model_versions(f"name = '{escaped}'")
     if ctx.args.json:
-        print_json({**model_record(model), "versions": [version_record(v) for v in versions]})
+        print_json(
+            {**model_record(model), "versions": [model_version_to_dict(v) for v in versions]}
+        )
         return 0
     print(f"Registered model {model.name!r}")
     print(f"  created      {time_text(model.creation_timestamp)}")
@@ -180,7 +166,7 @@ def register_cmd(ctx: Context) -> int:
         ctx.client.set_registered_model_alias(mv.name, args.alias, mv.version)
         mv = ctx.client.get_model_version(mv.name, mv.version)
     if args.json:
-        print_json(version_record(mv))
+        print_json(model_version_to_dict(mv))
     else:
         alias = f" (alias {args.alias!r})" if args.alias else ""
         print(f"Registered version {mv.version} of {mv.name!r}{alias} from {mv.source}.")
