@@ -172,3 +172,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if callable(log) and callable(alive) and hasattr(value, "log_path"):
             state = "running" if alive() else f"exited ({value.proc.poll()})"
             report.sections.append((f"mltrack server {name!r}: {state}", str(log())[-4000:]))
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_uris_do_not_leak() -> Iterator[None]:
+    """``mlflow.set_tracking_uri``/``set_registry_uri`` are process-wide: a test that set them
+    for its server would send a later test's registry calls to that stopped server."""
+    yield
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None and hasattr(mlflow, "set_registry_uri"):
+        mlflow.set_registry_uri(None)
+        mlflow.set_tracking_uri(None)
