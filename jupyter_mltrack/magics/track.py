@@ -228,8 +228,14 @@ class TrackedCell:
 
     def _log_code(self) -> None:
         fluent_ops.log_text(self.cell, ARTIFACT_CELL)
-        raw_history = getattr(self.shell.history_manager, "input_hist_raw", [])
-        before = list(raw_history[1 : self.count])
+        # IPython's own list (index n is In[n]); the running cell is its last entry. Its
+        # position, not the execution count, marks the end: the count can run ahead of the
+        # list (a kernel that counted an execution it did not store).
+        raw_history = list(getattr(self.shell.history_manager, "input_hist_raw", []))
+        end = len(raw_history)
+        if end > 1 and self.cell.strip() and self.cell.strip() in raw_history[-1]:
+            end -= 1
+        before = raw_history[1 : min(end, self.count)]
         if before:
             fluent_ops.log_text(history_text(before, first_count=1), ARTIFACT_HISTORY)
 

@@ -134,6 +134,17 @@ def test_a_cell_becomes_a_run_with_its_source_notebook_and_params(
     assert history == f"# In[1]:\n{SETUP}\n\n# In[2]:\n{TRAIN.rstrip()}\n\n"
 
 
+def test_history_ends_before_the_running_cell_when_the_count_runs_ahead(
+    tmp_path: Path, kernel_env: str
+) -> None:
+    """A kernel whose execution count is ahead of its input list (an execution counted but
+    not stored, as a last CI machine's kernel did): the history still stops before the cell."""
+    bump = "get_ipython().execution_count += 1"
+    execute(tmp_path, SETUP, bump, TRAIN)
+    (run,) = runs_by_name(kernel_env)["train"]
+    assert artifact(run, "code/history.py") == f"# In[1]:\n{SETUP}\n\n# In[2]:\n{bump}\n\n"
+
+
 def test_an_exception_fails_the_run_and_reaches_the_notebook(
     tmp_path: Path, kernel_env: str
 ) -> None:
