@@ -335,9 +335,11 @@ export class SidebarPanel extends Panel {
     this._picker.value = this.model.experimentIds[0] ?? '';
   }
 
-  private async _renderColumns(): Promise<void> {
+  /** The column chooser; true when it changed the default columns and so already
+   * re-read the rows (the caller then need not read them again). */
+  private async _renderColumns(): Promise<boolean> {
     if (this.model.experimentIds.length === 0) {
-      return;
+      return false;
     }
     const keys = await this._sources.columns(this.model.experimentIds);
     const all = [
@@ -345,15 +347,25 @@ export class SidebarPanel extends Panel {
       ...keys.params.map(k => `params.${k}`),
       ...keys.tags.filter(k => !k.startsWith('mlflow.')).map(k => `tags.${k}`)
     ];
+    let reset: Promise<void> | null = null;
     if (!this._columnsChosen) {
       const defaults = all
         .filter(c => c.startsWith('metrics.'))
         .slice(0, DEFAULT_METRIC_COLUMNS);
       if (defaults.join() !== this.model.columns.join()) {
         this.model.columns = defaults;
-        await this.model.reset();
+        reset = this.model.reset();
       }
     }
+    this._renderColumnChoices(all);
+    if (reset === null) {
+      return false;
+    }
+    await reset;
+    return true;
+  }
+
+  private _renderColumnChoices(all: string[]): void {
     const key = all.join('\u0000') + '|' + this.model.columns.join('\u0000');
     if (key === this._columnsKey) {
       return;
@@ -425,11 +437,13 @@ export class SidebarPanel extends Panel {
     const before = this.model.experimentIds.join();
     this._renderExperiments(experiments.value.experiments);
     try {
-      await this._renderColumns();
+      const reread = await this._renderColumns();
       if (!this._loadedOnce || before !== this.model.experimentIds.join()) {
         this._loadedOnce = true;
-        await this.model.reset();
-      } else {
+        if (!reread) {
+          await this.model.reset();
+        }
+      } else if (!reread) {
         await this.model.refresh();
       }
     } catch (reason) {
