@@ -44,6 +44,7 @@ from .tracking.fluent import (
 from .tracking.fluent_ops import (
     create_experiment,
     delete_experiment,
+    delete_experiment_tag,
     delete_run,
     download_artifacts,
     get_artifact_uri,
@@ -99,6 +100,7 @@ __all__ = [
     "create_experiment",
     "data",
     "delete_experiment",
+    "delete_experiment_tag",
     "delete_run",
     "delete_tag",
     "deployments",

@@ -244,6 +244,29 @@ class SetExperimentTag(Base):
         await self.answer(lambda c: c.set_experiment_tag(exp_id, key, value))
 
 
+class DeleteExperimentTag(Base):
+    async def post(self) -> None:
+        msg = self.message()
+        exp_id = msg.string("experiment_id", required=True)
+        key = msg.string("key", required=True)
+
+        def delete(c: TrackingCore) -> None:
+            _require_active_experiment(c, exp_id)  # MLflow checks the stage before the tag
+            c.delete_experiment_tag(exp_id, key)
+
+        await self.answer(delete)
+
+
+def _require_active_experiment(c: TrackingCore, exp_id: str) -> None:
+    """MLflow's ``_check_experiment_is_active``: writes to a deleted experiment are refused."""
+    exp = c.get_experiment(exp_id)
+    if exp.lifecycle_stage != "active":
+        raise InvalidParameter(
+            f"The experiment {exp_id} must be in the 'active' state. "
+            f"Current state is {exp.lifecycle_stage}."
+        )
+
+
 # ------------------------------------------------------------------------- runs
 class CreateRun(Base):
     async def post(self) -> None:
@@ -256,12 +279,7 @@ class CreateRun(Base):
         parent = tags.get("mlflow.parentRunId") or None
 
         def create(c: TrackingCore) -> dict[str, Any]:
-            exp = c.get_experiment(exp_id)
-            if exp.lifecycle_stage != "active":
-                raise InvalidParameter(
-                    f"The experiment {exp_id} must be in the 'active' state. "
-                    f"Current state is {exp.lifecycle_stage}."
-                )
+            _require_active_experiment(c, exp_id)
             known_parent = parent
             if parent is not None:
                 try:  # MLflow keeps a parent tag naming no run; we nest only under real runs
@@ -730,6 +748,7 @@ TRACKING_ROUTES: list[tuple[str, type[MlflowHandler]]] = [
     ("experiments/restore", RestoreExperiment),
     ("experiments/update", UpdateExperiment),
     ("experiments/set-experiment-tag", SetExperimentTag),
+    ("experiments/delete-experiment-tag", DeleteExperimentTag),
     ("runs/create", CreateRun),
     ("runs/update", UpdateRun),
     ("runs/delete", DeleteRun),

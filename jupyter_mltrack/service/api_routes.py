@@ -123,6 +123,11 @@ class ExperimentHandler(ApiHandler):
         await self.done(update)
 
 
+class ExperimentTagHandler(ApiHandler):
+    async def delete(self, experiment_id: str, key: str) -> None:
+        await self.done(lambda c: c.delete_experiment_tag(experiment_id, key))
+
+
 def _run_query(h: ApiHandler) -> RunQuery:
     """The :class:`RunQuery` of ``GET /runs`` and ``GET /runs.arrow``."""
     return run_query_from_params(h.query_list, lambda name: h.query_number(name, int))
@@ -334,6 +339,7 @@ ROUTES: list[tuple[str, type[ApiHandler]]] = [
     (r"/experiments", ExperimentsHandler),
     (r"/experiments-by-name", ExperimentByNameHandler),
     (rf"/experiments/{_ID}", ExperimentHandler),
+    (rf"/experiments/{_ID}/tags/(.+)", ExperimentTagHandler),
     (r"/runs", RunsHandler),
     (r"/runs\.arrow", RunsArrowHandler),
     (r"/runs/batch", BatchHandler),

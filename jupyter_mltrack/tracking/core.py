@@ -175,6 +175,12 @@ class TrackingCore(ArtifactMethods, RegistryMethods):
     def set_experiment_tags(self, experiment_id: str, tags: dict[str, Any]) -> None:
         self.store.set_experiment_tags(_id(experiment_id, "experiment_id"), _tags(tags))
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove tag ``key``; ``NotFound`` when the experiment has no such tag."""
+        self.store.delete_experiment_tag(
+            _id(experiment_id, "experiment_id"), _stored_key(key, "tag")
+        )
+
     # --------------------------------------------------------------------- runs
     def create_run(
         self,

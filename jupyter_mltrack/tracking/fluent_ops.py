@@ -16,6 +16,7 @@ from .fluent import _active, _active_experiment, _run_id, get_client, get_client
 __all__ = [
     "create_experiment",
     "delete_experiment",
+    "delete_experiment_tag",
     "delete_run",
     "download_artifacts",
     "get_artifact_uri",
@@ -77,6 +78,11 @@ def _current_experiment_id() -> str:
 def set_experiment_tag(key: str, value: Any) -> None:
     """Tag the active experiment (set with :func:`set_experiment`, else Default)."""
     get_client().set_experiment_tag(_current_experiment_id(), key, value)
+
+
+def delete_experiment_tag(key: str) -> None:
+    """Remove tag ``key`` from the active experiment; ``NotFound`` when it has none."""
+    get_client().delete_experiment_tag(_current_experiment_id(), key)
 
 
 def set_experiment_tags(tags: dict[str, Any]) -> None:

@@ -60,6 +60,7 @@ def test_missing_experiment_raises_experiment_not_found(store):
         lambda: store.restore_experiment("999"),
         lambda: store.rename_experiment("999", "x"),
         lambda: store.set_experiment_tags("999", {"a": "b"}),
+        lambda: store.delete_experiment_tag("999", "a"),
         lambda: store.create_run("999", "r", 1, "u", {}, None),
     ):
         with pytest.raises(ExperimentNotFound) as info:
@@ -97,6 +98,20 @@ def test_set_experiment_tags_adds_and_overwrites(store):
     eid = store.create_experiment("tagged", None, {"a": "1"})
     store.set_experiment_tags(eid, {"a": "2", "b": "3"})
     assert store.get_experiment(eid).tags == {"a": "2", "b": "3"}
+
+
+def test_delete_experiment_tag_removes_only_that_key(store):
+    eid = store.create_experiment("untagged", None, {"a": "1", "dir/with space": "2", "c": "3"})
+    other = store.create_experiment("same-keys", None, {"a": "1"})
+    store.delete_experiment_tag(eid, "a")
+    store.delete_experiment_tag(eid, "dir/with space")  # a key the remote path must encode
+    assert store.get_experiment(eid).tags == {"c": "3"}
+    assert store.get_experiment(other).tags == {"a": "1"}
+    with pytest.raises(NotFound, match="No tag with name: a in experiment with id") as info:
+        store.delete_experiment_tag(eid, "a")
+    assert not isinstance(info.value, ExperimentNotFound)
+    store.set_experiment_tags(eid, {"a": "again"})  # a deleted key can be set anew
+    assert store.get_experiment(eid).tags == {"a": "again", "c": "3"}
 
 
 def test_delete_and_restore_experiment_with_its_runs(store):

@@ -76,6 +76,33 @@ def test_experiments_create_get_search_rename_delete_restore(client: MlflowClien
     assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
 
 
+def test_delete_experiment_tag_client_fluent_and_errors(client: MlflowClient) -> None:
+    exp_id = client.create_experiment("tag-deletes", tags={"a": "1", "b/c d": "2", "keep": "3"})
+    client.delete_experiment_tag(exp_id, "a")
+    client.delete_experiment_tag(exp_id, "b/c d")
+    assert client.get_experiment(exp_id).tags == {"keep": "3"}
+    mlflow.set_experiment(experiment_id=exp_id)
+    mlflow.set_experiment_tag("fluent", "x")
+    mlflow.delete_experiment_tag("fluent")
+    assert client.get_experiment(exp_id).tags == {"keep": "3"}
+    # MLflow's codes and message: a missing tag or experiment is RESOURCE_DOES_NOT_EXIST,
+    # a deleted experiment INVALID_PARAMETER_VALUE (checked before the tag)
+    with pytest.raises(RestException) as err:
+        client.delete_experiment_tag(exp_id, "a")
+    assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert f"No tag with name: a in experiment with id {exp_id}" in err.value.message
+    with pytest.raises(RestException) as err:
+        client.delete_experiment_tag("987654", "keep")
+    assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    client.delete_experiment(exp_id)
+    with pytest.raises(RestException) as err:
+        client.delete_experiment_tag(exp_id, "keep")
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert f"The experiment {exp_id} must be in the 'active' state" in err.value.message
+    client.restore_experiment(exp_id)
+    assert client.get_experiment(exp_id).tags == {"keep": "3"}
+
+
 def test_fluent_runs_params_metrics_tags_nested_and_async(client: MlflowClient) -> None:
     mlflow.set_experiment("fluent")
     with mlflow.start_run(run_name="parent") as parent:

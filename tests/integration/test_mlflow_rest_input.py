@@ -245,6 +245,7 @@ POST_ROUTES = st.sampled_from(
         "experiments/update",
         "experiments/delete",
         "experiments/set-experiment-tag",
+        "experiments/delete-experiment-tag",
         "runs/create",
         "runs/update",
         "runs/log-metric",

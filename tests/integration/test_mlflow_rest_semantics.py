@@ -74,6 +74,18 @@ def test_unknown_run_message_and_deleted_run_checked_before_tag(server, run_id) 
     assert f"The run {doomed} must be in the 'active' state" in resp.json()["message"]
 
 
+def test_delete_experiment_tag_needs_both_fields(server) -> None:
+    exp = post(server, "experiments/create", {"name": "tag-fields"}).json()["experiment_id"]
+    for body in ({"experiment_id": exp}, {"key": "k"}):
+        resp = post(server, "experiments/delete-experiment-tag", body)
+        assert resp.status_code == 400
+        assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "Missing value for required parameter" in resp.json()["message"]
+    resp = post(server, "experiments/delete-experiment-tag", {"experiment_id": exp, "key": 5})
+    assert resp.status_code == 400
+    assert "Invalid value 5 for parameter 'key' supplied" in resp.json()["message"]
+
+
 def test_parent_tag_naming_no_run_is_kept(server) -> None:
     exp = post(server, "experiments/create", {"name": "orphan"}).json()["experiment_id"]
     body = {"experiment_id": exp, "tags": [{"key": "mlflow.parentRunId", "value": "7"}]}

@@ -349,6 +349,16 @@ def test_permission_matrix(
                 {"experiment_id": exp, "new_name": f"matrix-{level}-renamed"},
             ),
             ("POST", "/api/2.0/mlflow/runs/set-tag", {"run_id": run_id, "key": "k", "value": "v"}),
+            (
+                "POST",
+                "/api/2.0/mlflow/experiments/set-experiment-tag",
+                {"experiment_id": exp, "key": "k", "value": "v"},
+            ),
+            (
+                "POST",
+                "/api/2.0/mlflow/experiments/delete-experiment-tag",
+                {"experiment_id": exp, "key": "k"},
+            ),
         ],
         "delete": [
             ("POST", "/api/2.0/mlflow/runs/delete", {"run_id": run_id}),

@@ -10,6 +10,7 @@ from jupyter_mltrack.errors import (
     ExperimentNotFound,
     InvalidParameter,
     InvalidState,
+    NotFound,
     ParamOverwrite,
     RunNotFound,
 )
@@ -162,6 +163,12 @@ def test_experiments(tracking_store):
     mt.set_experiment_tag("k", "v")
     mt.set_experiment_tags({"k2": "v2"})
     assert mt.get_experiment(eid).tags == {"owner": "me", "k": "v", "k2": "v2"}
+    mt.delete_experiment_tag("k")
+    assert mt.get_experiment(eid).tags == {"owner": "me", "k2": "v2"}
+    with pytest.raises(NotFound, match="No tag with name: k in experiment"):
+        mt.delete_experiment_tag("k")
+    with pytest.raises(InvalidParameter, match="tag key"):
+        mt.delete_experiment_tag("")
     names = [e.name for e in mt.search_experiments()]
     assert "exp-a" in names and "Default" in names
     mt.delete_experiment(eid)

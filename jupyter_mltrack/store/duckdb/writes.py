@@ -37,6 +37,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT_NAME",
     "create_experiment",
     "create_run",
+    "delete_experiment_tag",
     "delete_tag",
     "ensure_default_experiment",
     "gc_runs",
@@ -205,6 +206,15 @@ def set_experiment_tags(db: Database, experiment_id: str, tags: dict[str, str]) 
             con.execute(
                 f"{upsert_into('store.experiment_tags')} VALUES (?, ?, ?)", [experiment_id, k, v]
             )
+
+
+def delete_experiment_tag(db: Database, experiment_id: str, key: str) -> None:
+    with db.transaction() as con:
+        _require_experiment(con, experiment_id)
+        where = "FROM store.experiment_tags WHERE experiment_id = ? AND key = ?"
+        if not _rows(con, f"SELECT 1 {where}", [experiment_id, key]):
+            raise NotFound(f"No tag with name: {key} in experiment with id {experiment_id}")
+        con.execute(f"DELETE {where}", [experiment_id, key])
 
 
 # ------------------------------------------------------------------------- runs

@@ -138,6 +138,9 @@ class PostgresStore(PostgresRegistry):
     def set_experiment_tags(self, experiment_id: str, tags: dict[str, str]) -> None:
         writes.set_experiment_tags(self.db, experiment_id, tags)
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        writes.delete_experiment_tag(self.db, experiment_id, key)
+
     # ---------------------------------------------------------------------- runs
     def create_run(
         self,

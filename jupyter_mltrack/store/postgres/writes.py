@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT_NAME",
     "create_experiment",
     "create_run",
+    "delete_experiment_tag",
     "delete_tag",
     "ensure_default_experiment",
     "gc_runs",
@@ -206,6 +207,17 @@ def set_experiment_tags(db: Database, experiment_id: str, tags: dict[str, str]) 
                 upsert_into("store.experiment_tags", ("experiment_id", "key"), _EXP_TAG),
                 [(experiment_id, k, v) for k, v in tags.items()],
             )
+
+
+def delete_experiment_tag(db: Database, experiment_id: str, key: str) -> None:
+    with db.transaction() as con:
+        _require_experiment(con, experiment_id)
+        gone = con.fetchall(
+            "DELETE FROM store.experiment_tags WHERE experiment_id = ? AND key = ? RETURNING 1",
+            [experiment_id, key],
+        )
+        if not gone:
+            raise NotFound(f"No tag with name: {key} in experiment with id {experiment_id}")
 
 
 _EXP_TAG = ("experiment_id", "key", "value")

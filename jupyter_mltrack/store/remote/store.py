@@ -140,6 +140,9 @@ class RemoteStore(RemoteRegistry):
     def set_experiment_tags(self, experiment_id: str, tags: dict[str, str]) -> None:
         self._patch_experiment(experiment_id, {"tags": tags})
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self._call("DELETE", f"/experiments/{_q(experiment_id)}/tags/{_q(key)}")
+
     # -------------------------------------------------------------------- runs
     def create_run(
         self,

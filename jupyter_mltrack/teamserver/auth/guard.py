@@ -247,6 +247,10 @@ class GuardedStore:
         self._experiment(experiment_id, "can_update")
         self._store.set_experiment_tags(experiment_id, tags)
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self._experiment(experiment_id, "can_update")
+        self._store.delete_experiment_tag(experiment_id, key)
+
     # ------------------------------------------------------------------- runs
     def create_run(self, experiment_id: str, *args: Any, **kwargs: Any) -> Any:
         self._experiment(experiment_id, "can_update")
