@@ -13,6 +13,8 @@ Usage (any test module; ``tests/`` is on ``sys.path``)::
 
 or the fixture ``mltrack_server`` (import it into a conftest or module:
 ``from server_support import mltrack_server_fixture as mltrack_server``).
+:func:`api_call` sends one JSON request with basic auth or a bearer token
+(``--auth`` servers) and returns the status and the decoded body.
 
 The server binds 127.0.0.1 on a port the OS picked (``--port 0``), prints its URL on
 stdout, and is stopped with SIGTERM (then SIGKILL) by its PID when the block ends. Its
@@ -21,21 +23,25 @@ stderr is in ``server.log_path``, shown when it fails to start.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-__all__ = ["ServerProcess", "mltrack_server_fixture", "start_mltrack_server"]
+__all__ = ["ServerProcess", "api_call", "mltrack_server_fixture", "start_mltrack_server"]
 
 _LISTENING = re.compile(r"mltrack server listening on (http://\S+) \(pid (\d+)\)")
 #: Seconds to wait for a server to start (a loaded 2-core CI machine imports slowly).
@@ -225,3 +231,31 @@ def mltrack_server_fixture(tmp_path: Path) -> Iterator[ServerProcess]:
         yield server
     finally:
         server.stop()
+
+
+def api_call(
+    url: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    auth: tuple[str, str] | str | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """``method path`` at the server ``url`` with a JSON ``body``; ``auth`` a (username,
+    password) pair for basic auth or a bearer token. HTTP errors are returned, not raised."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if isinstance(auth, tuple):
+        pair = base64.b64encode(":".join(auth).encode()).decode()
+        req.add_header("Authorization", "Basic " + pair)
+    elif isinstance(auth, str):
+        req.add_header("Authorization", "Bearer " + auth)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            raw, status = resp.read(), resp.status
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read(), exc.code
+    try:
+        return status, json.loads(raw or b"{}")
+    except ValueError:
+        return status, {"text": raw.decode(errors="replace")}

@@ -73,21 +73,30 @@ def _bind(options: ServerOptions) -> list[socket.socket]:
         ) from exc
 
 
-def _auth(options: ServerOptions) -> Any:
-    """The auth setup of ``--auth`` (None without it): the database beside the store."""
+def _auth(options: ServerOptions, backend: Any) -> Any:
+    """The auth setup of ``--auth`` (None without it).
+
+    A PostgreSQL backend keeps users, tokens and grants in its own database (schema
+    ``mltrack_auth``), so every process serving it shares them; a DuckDB one in
+    ``auth.sqlite`` beside the store file (or ``--auth-db``).
+    """
     if not options.auth:
         return None
     from .auth import setup_auth
+    from .pg_backend import PostgresBackend
 
-    db = options.auth_db
-    if db is None:
-        base = (
-            options.store_path.parent
-            if options.scheme == "duckdb"
-            else Path(os.path.abspath("mltrack-server"))
-        )
-        db = base / "auth.sqlite"
-    return setup_auth(db, default_permission=options.auth_default_permission)
+    where: Path | str | None = options.auth_db
+    if isinstance(backend, PostgresBackend):
+        if where is not None:
+            raise InvalidParameter(
+                "--auth-db is for a DuckDB backend store: with a PostgreSQL one the users, "
+                "tokens and permissions live in that database (schema mltrack_auth), shared "
+                "by every server process. Drop --auth-db."
+            )
+        where = backend.uri
+    elif where is None:
+        where = options.store_path.parent / "auth.sqlite"
+    return setup_auth(where, default_permission=options.auth_default_permission)
 
 
 def _tls(options: ServerOptions) -> ssl.SSLContext | None:
@@ -133,8 +142,10 @@ async def serve(
         raise
     server: tornado.httpserver.HTTPServer | None = None
     app = None
+    auth = None
     try:
-        app = build_app(backend, expose_metrics=options.expose_metrics, auth=_auth(options))
+        auth = _auth(options, backend)
+        app = build_app(backend, expose_metrics=options.expose_metrics, auth=auth)
         register_source(backend.metrics_source)
         server = tornado.httpserver.HTTPServer(
             app,
@@ -148,10 +159,11 @@ async def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        if not _is_loopback(options.host):
+        if not _is_loopback(options.host) and auth is None:
             log.warning(
                 "Listening on %s: anyone who can reach this port can read and write every "
-                "run (authentication is planned; put a reverse proxy with auth in front).",
+                "run (start it with --auth, docs/auth.md, or put a reverse proxy with auth "
+                "in front).",
                 options.host,
             )
         if on_listening is not None:
@@ -172,6 +184,8 @@ async def serve(
             log.warning("%d request(s) still running after %.0f s.", app.in_flight, DRAIN_S)
         unregister_source(backend.metrics_source)
         await backend.stop()
+        if auth is not None:
+            auth.close()
         if server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.close_all_connections(), 5)

@@ -8,7 +8,9 @@ Real processes throughout: a PostgreSQL cluster (``tests/pg_support.py``), serve
 - ``--workers 2``: both workers answer, and the data is the same whichever answers;
 - a batch ``(client_id, seq)`` sent to one process and retried on the other is stored once;
 - PostgreSQL stopped while clients log: the server answers 503 while it is gone and
-  recovers by itself when it is back; every point the clients logged arrives exactly once.
+  recovers by itself when it is back; every point the clients logged arrives exactly once;
+- ``--auth`` on two servers started at once: one administrator; a user, a grant, a
+  token, its revocation and a new password made through one server hold at the other.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
+import psycopg
 import pyarrow as pa
 import pytest
 from pg_support import PostgresServer, postgres_server_fixture  # noqa: F401 - postgres_server
-from server_support import ServerProcess, start_mltrack_server
+from server_support import ServerProcess, api_call, start_mltrack_server
 
 from jupyter_mltrack.store.arrow import METRIC_SCHEMA
 from jupyter_mltrack.store.remote.wire import ARROW_CONTENT_TYPE, table_to_ipc
@@ -36,11 +41,14 @@ pytestmark = pytest.mark.timeout(600)
 CLIENTS = Path(__file__).with_name("server_clients.py")
 
 
-def _server(tmp_path: Path, uri: str, name: str, *extra: str) -> ServerProcess:
+def _server(
+    tmp_path: Path, uri: str, name: str, *extra: str, env: dict[str, str] | None = None
+) -> ServerProcess:
     return start_mltrack_server(
         tmp_path / name,
         artifacts=tmp_path / "artifacts",
         extra_args=["--backend-store-uri", uri, *extra],
+        env=env,
     )
 
 
@@ -227,3 +235,104 @@ def test_postgres_restarted_under_load_loses_nothing(postgres_server, tmp_path):
                 assert history.steps.tolist() == list(range(3000))  # each once, none lost
         finally:
             client.close()
+
+
+def test_auth_on_two_servers_shares_users_grants_and_revocations(postgres_server, tmp_path):
+    """Two ``mltrack server --auth`` processes on one PostgreSQL, started at the same time
+    with different administrators in their environments: one administrator is made; what is
+    created, granted, revoked or changed through A holds at B from the next request on."""
+    uri = postgres_server.create_database("auth")
+    password = "root-password-123"
+    with ExitStack() as stack, ThreadPoolExecutor(2) as pool:
+        starting = [
+            pool.submit(
+                _server,
+                tmp_path,
+                uri,
+                name,
+                "--auth",
+                env={"MLTRACK_ADMIN_USERNAME": f"root-{name}", "MLTRACK_ADMIN_PASSWORD": password},
+            )
+            for name in ("a", "b")
+        ]
+        a, b = (stack.enter_context(f.result(timeout=180)) for f in starting)
+        with psycopg.connect(uri) as conn:
+            users = conn.execute("SELECT username, is_admin FROM mltrack_auth.users").fetchall()
+        assert len(users) == 1 and users[0][1] == 1, users
+        admin = (users[0][0], password)
+        for server in (a, b):  # either server knows the one administrator
+            assert (
+                api_call(server.url, "GET", "/api/2.0/mlflow/users/current", auth=admin)[0] == 200
+            )
+
+        alice = ("alice", "alice-password-1")
+        status, body = api_call(
+            a.url,
+            "POST",
+            "/api/2.0/mlflow/users/create",
+            {"username": alice[0], "password": alice[1]},
+            admin,
+        )
+        assert status == 200, body
+        status, body = api_call(
+            a.url, "POST", "/api/2.0/mlflow/experiments/create", {"name": "team-a"}, admin
+        )
+        assert status == 200, body
+        exp = body["experiment_id"]
+        get_exp = f"/api/2.0/mlflow/experiments/get?experiment_id={exp}"
+        # alice logs in at B (created at A); the experiment does not exist for her yet
+        assert api_call(b.url, "GET", get_exp, auth=alice)[0] == 404
+        status, body = api_call(
+            a.url,
+            "POST",
+            "/api/3.0/mlflow/users/permissions/grant",
+            {
+                "username": alice[0],
+                "resource_type": "experiment",
+                "resource_id": exp,
+                "permission": "READ",
+            },
+            admin,
+        )
+        assert status == 200, body
+        # the grant made at A: B lets her read, and not write
+        status, body = api_call(b.url, "GET", get_exp, auth=alice)
+        assert status == 200 and body["experiment"]["name"] == "team-a", body
+        create_run = ("POST", "/api/2.0/mlflow/runs/create", {"experiment_id": exp})
+        assert api_call(b.url, *create_run, alice)[0] == 403
+
+        # a token made and revoked at A: accepted at B, then refused there
+        status, body = api_call(
+            a.url, "POST", "/api/2.0/mltrack/tokens/create", {"name": "ci"}, alice
+        )
+        assert status == 200, body
+        token, token_id = body["token"], body["token_info"]["id"]
+        assert api_call(b.url, "GET", get_exp, auth=token)[0] == 200
+        status, body = api_call(
+            a.url, "POST", "/api/2.0/mltrack/tokens/revoke", {"token_id": token_id}, alice
+        )
+        assert status == 200 and body["token_info"]["revoked_ms"], body
+        status, body = api_call(b.url, "GET", get_exp, auth=token)
+        assert status == 401 and body["error_code"] == "UNAUTHENTICATED", body
+
+        # a new password set at A: B (which remembered her login) refuses the old one
+        status, body = api_call(
+            a.url,
+            "PATCH",
+            "/api/2.0/mlflow/users/update-password",
+            {"username": alice[0], "password": "alice-password-2"},
+            admin,
+        )
+        assert status == 200, body
+        assert api_call(b.url, "GET", get_exp, auth=alice)[0] == 401
+        assert api_call(b.url, "GET", get_exp, auth=(alice[0], "alice-password-2"))[0] == 200
+
+
+def test_auth_db_is_refused_with_a_postgres_backend(postgres_server, tmp_path):
+    """With PostgreSQL the auth tables are in the database: a SQLite --auth-db (one per
+    machine, not shared) is refused at start, not silently used."""
+    uri = postgres_server.create_database("authdb")
+    env = {"MLTRACK_ADMIN_USERNAME": "root", "MLTRACK_ADMIN_PASSWORD": "root-password-123"}
+    with pytest.raises(RuntimeError, match="Drop --auth-db"):
+        _server(tmp_path, uri, "a", "--auth", "--auth-db", str(tmp_path / "auth.sqlite"), env=env)
+    assert not (tmp_path / "auth.sqlite").exists()

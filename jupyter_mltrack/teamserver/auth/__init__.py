@@ -1,7 +1,8 @@
 """``mltrack server --auth``: users, API tokens and per-experiment permissions (docs/auth.md).
 
-- :mod:`.store`   where users, tokens and grants live (:class:`AuthStore`; SQLite file
-                  beside the store; what a PostgreSQL version must implement);
+- :mod:`.store`   where users, tokens and grants live (:class:`AuthStore`, the SQL both
+                  dialects share, the SQLite file beside a DuckDB store);
+- :mod:`.pg_store` the same tables in the PostgreSQL database of a PostgreSQL backend;
 - :mod:`.gate`    authentication of every request, in one place (basic auth, bearer
                   tokens, rate limit, auth log), wrapped around each request's delegate
                   by :class:`~jupyter_mltrack.teamserver.app.TeamApplication`;
@@ -22,7 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ...errors import AlreadyExists, InvalidParameter
+from ...errors import InvalidParameter
 from ...service.api import RouteSpec, make_handlers
 from ...settings import API_BASE
 from ...store.base import TrackingStore
@@ -39,6 +40,7 @@ __all__ = [
     "AuthSetup",
     "AuthStore",
     "SQLiteAuthStore",
+    "open_auth_store",
     "setup_auth",
 ]
 
@@ -66,6 +68,9 @@ def ensure_admin(store: AuthStore) -> None:
 
     There is never a default password: a first start without
     ``MLTRACK_ADMIN_USERNAME`` and ``MLTRACK_ADMIN_PASSWORD`` (or ``..._FILE``) fails.
+    Several processes starting at once on one auth database make one administrator
+    (:meth:`AuthStore.create_first_admin` checks and inserts under a lock), whatever
+    usernames their environments name.
     """
     if store.list_users():
         return
@@ -77,10 +82,8 @@ def ensure_admin(store: AuthStore) -> None:
             f"${ENV_ADMIN_PASSWORD} (or ${ENV_ADMIN_PASSWORD_FILE}, a file holding it) "
             "for the first administrator. There is no default password."
         )
-    try:
-        store.create_user(username, password, is_admin=True)
-    except AlreadyExists:  # another worker process of this server made it first
-        return
+    if store.create_first_admin(username, password) is None:
+        return  # another process of this server made the first user meanwhile
     log.info("auth: created the administrator %r", username)
 
 
@@ -140,16 +143,34 @@ class AuthSetup:
     def routes(self) -> list[RouteSpec]:
         return auth_routes(self.store, self.policy)
 
+    def close(self) -> None:
+        self.store.close()
 
-def setup_auth(db_path: Path, *, default_permission: str = "NO_PERMISSIONS") -> AuthSetup:
-    """Open (or create) the auth database, make the first admin, build gate and policy."""
+
+def open_auth_store(where: Path | str) -> AuthStore:
+    """The auth store at ``where``: a ``postgresql://`` URI (the backend's database) or
+    the path of a SQLite file."""
+    if isinstance(where, str) and where.split(":", 1)[0] in ("postgresql", "postgres"):
+        from .pg_store import PostgresAuthStore
+
+        return PostgresAuthStore(where)
+    return SQLiteAuthStore(where)
+
+
+def setup_auth(where: Path | str, *, default_permission: str = "NO_PERMISSIONS") -> AuthSetup:
+    """Open (or create) the auth database (:func:`open_auth_store`), make the first
+    admin, build gate and policy."""
     if default_permission not in PERMISSIONS:
         raise InvalidParameter(
             f"--auth-default-permission {default_permission!r}: use one of "
             "READ, EDIT, MANAGE, NO_PERMISSIONS."
         )
-    store = SQLiteAuthStore(db_path)
-    ensure_admin(store)
+    store = open_auth_store(where)
+    try:
+        ensure_admin(store)
+    except BaseException:
+        store.close()
+        raise
     policy = Policy(store, default_permission)
     return AuthSetup(store, policy, Authenticator(store, policy))
 

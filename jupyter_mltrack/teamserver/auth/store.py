@@ -1,17 +1,23 @@
-"""Where users, API tokens and permissions live: the :class:`AuthStore` protocol and its
-SQLite implementation.
+"""Where users, API tokens and permissions live: the :class:`AuthStore` protocol, the SQL
+both implementations share (:class:`SQLAuthStore`) and its SQLite implementation.
 
-Decision (docs/auth.md): the auth data is a small SQLite file of its own,
-``auth.sqlite`` beside the DuckDB store file (``--auth-db PATH`` to put it elsewhere), not
-tables in the tracking store. It keeps the access-control data out of ``mt.sql`` (any
-reader of the store could otherwise read the hashes), works the same whatever the
-tracking backend, and several server processes on one machine share it (SQLite WAL).
+Decision (docs/auth.md): with a DuckDB backend the auth data is a small SQLite file of its
+own, ``auth.sqlite`` beside the DuckDB store file (``--auth-db PATH`` to put it elsewhere),
+not tables in the tracking store: it keeps the access-control data out of ``mt.sql`` (any
+reader of the store could otherwise read the hashes). With a PostgreSQL backend the same
+three tables live in that database (schema ``mltrack_auth``, PostgreSQL migration 5), so
+any number of server processes on any number of machines share them and keep no auth
+state of their own (:class:`~.pg_store.PostgresAuthStore`).
 
-A PostgreSQL implementation (several server machines on one database) implements the
-same :class:`AuthStore` protocol with the same three tables (``users``, ``tokens``,
-``permissions``, see ``_SCHEMA``) and the same semantics: usernames unique, token
-hashes unique, one permission per (user, resource type, resource id), deleting a user
-deletes their tokens and grants. Nothing else in the server touches the tables.
+Both implement :class:`AuthStore` with the same tables (``users``, ``tokens``,
+``permissions``) and the same statements (:class:`SQLAuthStore`: ``?`` placeholders,
+``ON CONFLICT ... DO UPDATE``, which both dialects speak); what differs is in three small
+hooks: how one statement runs (:meth:`SQLAuthStore._run`), how the first administrator's
+check-and-insert is made exclusive across processes (:meth:`SQLAuthStore._exclusive`) and
+which exception a unique key raises (:attr:`SQLAuthStore.unique_violation`). The semantics:
+usernames unique, token hashes unique, one permission per (user, resource type, resource
+id), deleting a user deletes their tokens and grants. Nothing else in the server touches
+the tables.
 
 Passwords are stored as argon2id hashes (argon2-cffi, salted, slow); API tokens are
 random 256-bit strings shown once and stored as their SHA-256 (a fast hash is right for
@@ -25,9 +31,11 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -39,6 +47,7 @@ __all__ = [
     "RESOURCE_TYPES",
     "AuthStore",
     "Permission",
+    "SQLAuthStore",
     "SQLiteAuthStore",
     "TokenInfo",
     "User",
@@ -111,6 +120,7 @@ class AuthStore(Protocol):
     """Users, tokens and permissions (see the module docstring for the semantics)."""
 
     def create_user(self, username: str, password: str, *, is_admin: bool = False) -> User: ...
+    def create_first_admin(self, username: str, password: str) -> User | None: ...
     def get_user(self, username: str) -> User | None: ...
     def get_user_by_id(self, user_id: int) -> User | None: ...
     def list_users(self) -> list[User]: ...
@@ -186,66 +196,91 @@ def _check_password(password: object) -> str:
     return password
 
 
-class SQLiteAuthStore:
-    """:class:`AuthStore` in one SQLite file (thread-safe: one connection, one lock)."""
+Rows = list[tuple[Any, ...]]
+#: Runs one statement inside :meth:`SQLAuthStore._exclusive`'s transaction; its rows.
+Statement = Callable[..., Rows]
 
-    def __init__(self, path: str | Path, *, hasher: PasswordHasher | None = None) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+class SQLAuthStore:
+    """:class:`AuthStore` over the SQL that SQLite and PostgreSQL share.
+
+    Statements name tables as ``{t}users`` (``{t}``: :attr:`prefix`, ``""`` in SQLite,
+    ``mltrack_auth.`` in PostgreSQL) and bind values with ``?``. A dialect implements
+    :meth:`_run`, :meth:`_exclusive`, :attr:`unique_violation` and :meth:`close`.
+    """
+
+    #: what table names are prefixed with
+    prefix: ClassVar[str] = ""
+    #: the exception(s) an INSERT that breaks a unique key raises
+    unique_violation: ClassVar[tuple[type[BaseException], ...]] = ()
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self.hasher = hasher or PasswordHasher()
-        self._lock = threading.Lock()
-        self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute("PRAGMA foreign_keys=ON")
-        self._con.execute("PRAGMA busy_timeout=5000")
-        self._con.executescript(_SCHEMA)
-        self.path.chmod(0o600)
+
+    # ------------------------------------------------------------ dialect hooks
+    def _run(self, sql: str, args: tuple[object, ...]) -> tuple[Rows, int]:
+        """One statement (``?`` placeholders, names already prefixed) in its own
+        transaction: its rows (``[]`` for none) and its row count."""
+        raise NotImplementedError
+
+    def _exclusive(self) -> AbstractContextManager[Statement]:
+        """A transaction that no other process or thread holds at the same time (the
+        first administrator's check-and-insert); yields a :data:`Statement` runner."""
+        raise NotImplementedError
 
     def close(self) -> None:
-        with self._lock:
-            self._con.close()
+        raise NotImplementedError
 
-    def _rows(self, sql: str, *args: object) -> list[tuple[object, ...]]:
-        with self._lock:
-            return list(self._con.execute(sql, args).fetchall())
+    # ------------------------------------------------------------------ helpers
+    def _sql(self, sql: str) -> str:
+        return sql.replace("{t}", self.prefix)
+
+    def _rows(self, sql: str, *args: object) -> Rows:
+        return self._run(self._sql(sql), args)[0]
 
     def _exec(self, sql: str, *args: object) -> int:
-        with self._lock:
-            return self._con.execute(sql, args).rowcount
+        return self._run(self._sql(sql), args)[1]
 
     # users
     @staticmethod
     def _user(row: tuple[object, ...]) -> User:
         return User(int(str(row[0])), str(row[1]), bool(row[2]), str(row[3]))
 
+    _INSERT_USER = (
+        "INSERT INTO {t}users (username, password_hash, is_admin, created_ms) VALUES (?, ?, ?, ?)"
+    )
+
     def create_user(self, username: str, password: str, *, is_admin: bool = False) -> User:
         _check_username(username)
         hashed = self.hasher.hash(_check_password(password))
         try:
-            self._exec(
-                "INSERT INTO users (username, password_hash, is_admin, created_ms) "
-                "VALUES (?, ?, ?, ?)",
-                username,
-                hashed,
-                int(is_admin),
-                _now_ms(),
-            )
-        except sqlite3.IntegrityError:
+            self._exec(self._INSERT_USER, username, hashed, int(is_admin), _now_ms())
+        except self.unique_violation:
             raise AlreadyExists(f"User {username!r} already exists.") from None
         user = self.get_user(username)
         assert user is not None
         return user
 
+    def create_first_admin(self, username: str, password: str) -> User | None:
+        """Create the administrator ``username`` if there is no user at all, atomically
+        across processes (two servers starting at once on one database make one); None
+        when a user existed already."""
+        _check_username(username)
+        hashed = self.hasher.hash(_check_password(password))  # slow: outside the lock
+        with self._exclusive() as run:
+            if run(self._sql("SELECT count(*) FROM {t}users"))[0][0]:
+                return None
+            run(self._sql(self._INSERT_USER), username, hashed, 1, _now_ms())
+        return self.get_user(username)
+
+    _USER_SQL = "SELECT id, username, is_admin, password_hash FROM {t}users"
+
     def get_user(self, username: str) -> User | None:
-        rows = self._rows(
-            "SELECT id, username, is_admin, password_hash FROM users WHERE username = ?", username
-        )
+        rows = self._rows(self._USER_SQL + " WHERE username = ?", username)
         return self._user(rows[0]) if rows else None
 
     def get_user_by_id(self, user_id: int) -> User | None:
-        rows = self._rows(
-            "SELECT id, username, is_admin, password_hash FROM users WHERE id = ?", user_id
-        )
+        rows = self._rows(self._USER_SQL + " WHERE id = ?", user_id)
         return self._user(rows[0]) if rows else None
 
     def _require(self, username: str) -> User:
@@ -257,23 +292,20 @@ class SQLiteAuthStore:
         return user
 
     def list_users(self) -> list[User]:
-        rows = self._rows(
-            "SELECT id, username, is_admin, password_hash FROM users ORDER BY username"
-        )
-        return [self._user(r) for r in rows]
+        return [self._user(r) for r in self._rows(self._USER_SQL + " ORDER BY username")]
 
     def delete_user(self, username: str) -> None:
         user = self._require(username)
-        self._exec("DELETE FROM users WHERE id = ?", user.id)
+        self._exec("DELETE FROM {t}users WHERE id = ?", user.id)
 
     def set_password(self, username: str, password: str) -> None:
         user = self._require(username)
         hashed = self.hasher.hash(_check_password(password))
-        self._exec("UPDATE users SET password_hash = ? WHERE id = ?", hashed, user.id)
+        self._exec("UPDATE {t}users SET password_hash = ? WHERE id = ?", hashed, user.id)
 
     def set_admin(self, username: str, is_admin: bool) -> None:
         user = self._require(username)
-        self._exec("UPDATE users SET is_admin = ? WHERE id = ?", int(bool(is_admin)), user.id)
+        self._exec("UPDATE {t}users SET is_admin = ? WHERE id = ?", int(bool(is_admin)), user.id)
 
     def verify_password(self, user: User, password: str) -> bool:
         try:
@@ -295,7 +327,7 @@ class SQLiteAuthStore:
 
     _TOKEN_SQL = (
         "SELECT t.id, u.username, t.name, t.created_ms, t.expires_ms, t.revoked_ms "
-        "FROM tokens t JOIN users u ON u.id = t.user_id"
+        "FROM {t}tokens t JOIN {t}users u ON u.id = t.user_id"
     )
 
     def create_token(
@@ -307,7 +339,7 @@ class SQLiteAuthStore:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token_id = secrets.token_hex(8)
         self._exec(
-            "INSERT INTO tokens (id, user_id, name, token_hash, created_ms, expires_ms) "
+            "INSERT INTO {t}tokens (id, user_id, name, token_hash, created_ms, expires_ms) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             token_id,
             user.id,
@@ -322,8 +354,8 @@ class SQLiteAuthStore:
 
     def user_of_token(self, token: str) -> User | None:
         rows = self._rows(
-            "SELECT u.id, u.username, u.is_admin, u.password_hash FROM tokens t "
-            "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.revoked_ms IS NULL "
+            "SELECT u.id, u.username, u.is_admin, u.password_hash FROM {t}tokens t "
+            "JOIN {t}users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.revoked_ms IS NULL "
             "AND (t.expires_ms IS NULL OR t.expires_ms > ?)",
             hash_token(token),
             _now_ms(),
@@ -337,7 +369,7 @@ class SQLiteAuthStore:
     def revoke_token(self, token_id: str) -> TokenInfo:
         if (
             self._exec(
-                "UPDATE tokens SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",
+                "UPDATE {t}tokens SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",
                 _now_ms(),
                 token_id,
             )
@@ -371,7 +403,7 @@ class SQLiteAuthStore:
             raise InvalidParameter("A resource id must be a non-empty string.")
         name = permission(level).name
         self._exec(
-            "INSERT INTO permissions (user_id, resource_type, resource_id, permission) "
+            "INSERT INTO {t}permissions (user_id, resource_type, resource_id, permission) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (user_id, resource_type, resource_id) "
             "DO UPDATE SET permission = excluded.permission",
             user.id,
@@ -383,7 +415,8 @@ class SQLiteAuthStore:
     def revoke(self, username: str, resource_type: str, resource_id: str) -> None:
         user = self._require(username)
         self._exec(
-            "DELETE FROM permissions WHERE user_id = ? AND resource_type = ? AND resource_id = ?",
+            "DELETE FROM {t}permissions WHERE user_id = ? AND resource_type = ? "
+            "AND resource_id = ?",
             user.id,
             resource_type,
             resource_id,
@@ -391,7 +424,7 @@ class SQLiteAuthStore:
 
     def granted(self, user_id: int, resource_type: str, resource_id: str) -> str | None:
         rows = self._rows(
-            "SELECT permission FROM permissions WHERE user_id = ? AND resource_type = ? "
+            "SELECT permission FROM {t}permissions WHERE user_id = ? AND resource_type = ? "
             "AND resource_id = ?",
             user_id,
             resource_type,
@@ -402,7 +435,7 @@ class SQLiteAuthStore:
     def list_permissions(self, username: str | None = None) -> list[dict[str, object]]:
         sql = (
             "SELECT u.username, u.id, p.resource_type, p.resource_id, p.permission "
-            "FROM permissions p JOIN users u ON u.id = p.user_id"
+            "FROM {t}permissions p JOIN {t}users u ON u.id = p.user_id"
         )
         rows = (
             self._rows(sql + " ORDER BY 1, 3, 4")
@@ -419,3 +452,42 @@ class SQLiteAuthStore:
             }
             for r in rows
         ]
+
+
+class SQLiteAuthStore(SQLAuthStore):
+    """:class:`AuthStore` in one SQLite file (thread-safe: one connection, one lock)."""
+
+    unique_violation = (sqlite3.IntegrityError,)
+
+    def __init__(self, path: str | Path, *, hasher: PasswordHasher | None = None) -> None:
+        super().__init__(hasher)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.execute("PRAGMA foreign_keys=ON")
+        self._con.execute("PRAGMA busy_timeout=5000")
+        self._con.executescript(_SCHEMA)
+        self.path.chmod(0o600)
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def _run(self, sql: str, args: tuple[object, ...]) -> tuple[Rows, int]:
+        with self._lock:
+            cur = self._con.execute(sql, args)
+            return list(cur.fetchall()), cur.rowcount
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[Statement]:
+        # BEGIN IMMEDIATE takes the file's write lock: another process's waits (busy_timeout)
+        with self._lock:
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                yield lambda sql, *args: list(self._con.execute(sql, args).fetchall())
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
