@@ -100,7 +100,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--auth-db",
         metavar="PATH",
-        help="the users/tokens/permissions database (default auth.sqlite beside the store)",
+        help="DuckDB backend: the users/tokens/permissions SQLite file (default auth.sqlite "
+        "beside the store); with PostgreSQL they live in its database (schema mltrack_auth)",
     )
     p.add_argument(
         "--auth-default-permission",
