@@ -336,3 +336,26 @@ def test_auth_db_is_refused_with_a_postgres_backend(postgres_server, tmp_path):
     with pytest.raises(RuntimeError, match="Drop --auth-db"):
         _server(tmp_path, uri, "a", "--auth", "--auth-db", str(tmp_path / "auth.sqlite"), env=env)
     assert not (tmp_path / "auth.sqlite").exists()
+
+
+def test_auth_answers_503_while_postgres_is_gone(postgres_server, tmp_path):
+    """The auth tables are in the database too: while it is gone a request with valid
+    credentials gets 503 (which clients retry), not a dropped connection or a 401."""
+    uri = postgres_server.create_database("auth503")
+    admin = ("root", "root-password-123")
+    env = {"MLTRACK_ADMIN_USERNAME": admin[0], "MLTRACK_ADMIN_PASSWORD": admin[1]}
+    with _server(tmp_path, uri, "s", "--auth", env=env) as server:
+        status, body = api_call(server.url, "POST", "/api/2.0/mltrack/tokens/create", {}, admin)
+        assert status == 200, body
+        token = body["token"]
+        path = "/api/2.0/mlflow/experiments/search?max_results=1"
+        postgres_server.stop("fast")
+        try:
+            for auth in (admin, token):
+                status, body = api_call(server.url, "GET", path, auth=auth)
+                assert status == 503 and body["error_code"] == "TEMPORARILY_UNAVAILABLE", body
+            assert server.alive()
+        finally:
+            postgres_server.start()
+        _wait_for(lambda: api_call(server.url, "GET", path, auth=token)[0] == 200, what="recovery")
+        assert api_call(server.url, "GET", path, auth=admin)[0] == 200

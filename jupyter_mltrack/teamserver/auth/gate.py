@@ -18,7 +18,9 @@ dictionary lookup. Failed logins are rate-limited per username and per client ad
 (:data:`MAX_FAILURES` per username, :data:`MAX_FAILURES_PER_ADDRESS` per address, in
 :data:`FAILURE_WINDOW_S`: then 429 with ``Retry-After``, even for the right password).
 Auth events are logged on ``jupyter_mltrack.teamserver.auth`` with the username and the
-client address, never a password or token.
+client address, never a password or token. While the auth database cannot be reached (a
+PostgreSQL backend keeps the users there) a request gets 503 ``TEMPORARILY_UNAVAILABLE``,
+which clients retry, as the store's routes answer.
 
 For the artifact proxy the gate also checks the caller's permission on the experiment
 that the artifact path starts with (``<experiment_id>/<run_id>/artifacts/...``): GET and
@@ -46,6 +48,7 @@ from urllib.parse import parse_qs, unquote
 
 import tornado.httputil
 
+from ...errors import StoreUnavailable
 from .guard import Policy, Principal, current_principal
 from .store import AuthStore, User
 
@@ -59,6 +62,8 @@ CACHE_S = 60.0
 MAX_FAILURES = 5
 MAX_FAILURES_PER_ADDRESS = 50
 FAILURE_WINDOW_S = 60.0
+#: ``Retry-After`` of the 503 answered while the auth database cannot be reached.
+UNAVAILABLE_RETRY_S = 1
 #: Body bytes a rejected request may still send before the connection is closed.
 _REJECTED_BODY = 64 * 1024
 
@@ -212,9 +217,19 @@ class AuthGate(tornado.httputil.HTTPMessageDelegate):
             return await _maybe(self.inner.headers_received(start_line, headers))
         context = getattr(self.conn, "context", None)
         client = str(getattr(context, "remote_ip", "") or "-")
-        who, status, message = await self.auth.authenticate(headers.get("Authorization"), client)
+        try:
+            who, status, message = await self.auth.authenticate(
+                headers.get("Authorization"), client
+            )
+            denied = (
+                None
+                if who is None
+                else self.auth.artifact_check(who, start_line.method, start_line.path)
+            )
+        except StoreUnavailable as exc:  # the auth tables' database is gone (PostgreSQL)
+            log.warning("auth: cannot check credentials from %s: %s", client, exc)
+            return self._reject(503, str(exc), exc.code, retry=UNAVAILABLE_RETRY_S)
         if who is not None:
-            denied = self.auth.artifact_check(who, start_line.method, start_line.path)
             if denied is not None:
                 status, message = denied
                 code = "RESOURCE_DOES_NOT_EXIST" if status == 404 else "PERMISSION_DENIED"
@@ -222,9 +237,11 @@ class AuthGate(tornado.httputil.HTTPMessageDelegate):
             current_principal.set(who)
             return await _maybe(self.inner.headers_received(start_line, headers))
         code = "UNAUTHENTICATED" if status == 401 else "RESOURCE_EXHAUSTED"
-        return self._reject(status, message, code, retry=status == 429)
+        return self._reject(
+            status, message, code, retry=int(FAILURE_WINDOW_S) if status == 429 else None
+        )
 
-    def _reject(self, status: int, message: str, code: str, retry: bool = False) -> None:
+    def _reject(self, status: int, message: str, code: str, retry: int | None = None) -> None:
         self.rejected = True
         body = json.dumps({"error_code": code, "message": message}).encode()
         headers = tornado.httputil.HTTPHeaders(
@@ -232,8 +249,8 @@ class AuthGate(tornado.httputil.HTTPMessageDelegate):
         )
         if status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="mltrack", charset="UTF-8"'
-        if retry:
-            headers["Retry-After"] = str(int(FAILURE_WINDOW_S))
+        if retry is not None:
+            headers["Retry-After"] = str(retry)
         reason = responses.get(status, "Error")
         set_max = getattr(self.conn, "set_max_body_size", None)
         if set_max is not None:
