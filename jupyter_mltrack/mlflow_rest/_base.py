@@ -422,3 +422,13 @@ class EndpointNotFound(MlflowHandler):
             self.request.method,
             self.request.path,
         )
+
+
+def require_active_experiment(c: TrackingCore, exp_id: str) -> None:
+    """MLflow's ``_check_experiment_is_active``: writes to a deleted experiment are refused."""
+    exp = c.get_experiment(exp_id)
+    if exp.lifecycle_stage != "active":
+        raise InvalidParameter(
+            f"The experiment {exp_id} must be in the 'active' state. "
+            f"Current state is {exp.lifecycle_stage}."
+        )

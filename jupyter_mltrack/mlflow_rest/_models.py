@@ -22,7 +22,7 @@ from ..artifacts import get_artifact_repository
 from ..entities import LoggedModel, LoggedModelStatus
 from ..errors import InvalidParameter, NotFound
 from ..tracking.core import TrackingCore
-from ._base import Message, MlflowHandler
+from ._base import Message, MlflowHandler, require_active_experiment
 from ._convert import file_info_json, float_json, kv_list, proxied_uri
 
 __all__ = ["MODEL_ROUTES", "model_json", "run_outputs_many"]
@@ -133,12 +133,12 @@ class LoggedModels(Base):
         exp_id = msg.string("experiment_id", required=True)
         name = msg.string("name") or None
         model_type = msg.string("model_type") or None
-        run_id = msg.string("source_run_id") or None  # kept as given, as in MLflow
+        run_id = msg.string("source_run_id") or None  # must name a run (the store checks)
         params = msg.key_values("params")
         tags = msg.key_values("tags")
 
         def create(c: TrackingCore) -> LoggedModel:
-            c.get_experiment(exp_id)  # MLflow's error for a missing experiment
+            require_active_experiment(c, exp_id)  # MLflow's errors for a missing or deleted one
             return c.create_logged_model(exp_id, name, run_id, tags, params, model_type)
 
         self.reply(self.body(await self.ctx.run(create)))

@@ -30,6 +30,7 @@ from ..settings import MAX_RESULTS_PAGE
 from ..tracking.core import TrackingCore
 from ._base import Message, MlflowHandler
 from ._convert import kv_list, proxied_uri
+from ._sources import checked_version_source
 
 __all__ = ["REGISTRY_ROUTES", "model_version_json", "registered_model_json"]
 
@@ -105,7 +106,6 @@ def _version(msg: Message) -> str:
 _NOT_A_PROMPT = re.compile(
     r"(?:^|\s+AND\s+)tags?\.`?mlflow\.prompt\.is_prompt`?\s*!=\s*'true'\s*$", re.IGNORECASE
 )
-_LOGGED_MODEL_URI = re.compile(r"^models:/(m-[0-9a-f]{32})/?$")
 _LEADING_AND = re.compile(r"^\s*AND\s+", re.IGNORECASE)
 
 
@@ -278,16 +278,25 @@ class CreateModelVersion(Base):
         description = msg.string("description")
         run_link = msg.string("run_link")
 
+        has_run_id, has_model_id = msg.has("run_id"), msg.has("model_id")
+        prefix = self.ctx.artifacts_prefix
+
         def create(c: TrackingCore) -> ModelVersion:
-            lineage_run, lineage_model = run_id, model_id
-            found = _LOGGED_MODEL_URI.match(source)
-            if lineage_model is None and found:
-                lineage_model = found.group(1)
+            checked, lineage_run, lineage_model = checked_version_source(
+                c,
+                prefix,
+                source,
+                run_id,
+                model_id,
+                has_run_id=has_run_id,
+                has_model_id=has_model_id,
+            )
             if lineage_model and not lineage_run:  # as MLflow: the logged model's run
                 lineage_run = c.get_logged_model(lineage_model).source_run_id
-            # user_id: none here; with --auth the guarded store writes the caller's name
+            # user_id: none here; with --auth the guarded store writes the caller's name;
+            # a version naming its logged model tags it with mlflow.modelVersions (the store)
             return c.create_model_version_as(
-                name, source, lineage_run, tags, description, lineage_model, "", run_link
+                name, checked, lineage_run, tags, description, lineage_model, "", run_link
             )
 
         await self.version_reply(create)
@@ -350,7 +359,10 @@ class ModelVersionDownloadUri(Base):
     async def get(self) -> None:
         msg = self.message()
         name, version = _name(msg), _version(msg)
-        uri = await self.ctx.run(lambda c: c.get_model_version_download_uri(name, version))
+        # MLflow answers a runs:/ source as it is (its store resolves only models:/ ones)
+        uri = await self.ctx.run(
+            lambda c: c.get_model_version_download_uri(name, version, follow_runs=False)
+        )
         self.reply({"artifact_uri": _download_uri(str(uri), self.ctx.artifacts_prefix)})
 
 

@@ -19,7 +19,7 @@ from ..entities import Dataset, Metric, Param, Run, RunTag
 from ..errors import InvalidParameter, NotFound, RunNotFound
 from ..store.base import RunQuery
 from ..tracking.core import TrackingCore
-from ._base import Message, MlflowHandler
+from ._base import Message, MlflowHandler, require_active_experiment
 from ._convert import (
     experiment_json,
     file_info_json,
@@ -251,20 +251,10 @@ class DeleteExperimentTag(Base):
         key = msg.string("key", required=True)
 
         def delete(c: TrackingCore) -> None:
-            _require_active_experiment(c, exp_id)  # MLflow checks the stage before the tag
+            require_active_experiment(c, exp_id)  # MLflow checks the stage before the tag
             c.delete_experiment_tag(exp_id, key)
 
         await self.answer(delete)
-
-
-def _require_active_experiment(c: TrackingCore, exp_id: str) -> None:
-    """MLflow's ``_check_experiment_is_active``: writes to a deleted experiment are refused."""
-    exp = c.get_experiment(exp_id)
-    if exp.lifecycle_stage != "active":
-        raise InvalidParameter(
-            f"The experiment {exp_id} must be in the 'active' state. "
-            f"Current state is {exp.lifecycle_stage}."
-        )
 
 
 # ------------------------------------------------------------------------- runs
@@ -279,7 +269,7 @@ class CreateRun(Base):
         parent = tags.get("mlflow.parentRunId") or None
 
         def create(c: TrackingCore) -> dict[str, Any]:
-            _require_active_experiment(c, exp_id)
+            require_active_experiment(c, exp_id)
             known_parent = parent
             if parent is not None:
                 try:  # MLflow keeps a parent tag naming no run; we nest only under real runs

@@ -15,6 +15,7 @@ deleted version's number is never given out again.
 
 from __future__ import annotations
 
+import json
 import operator
 import threading
 import time
@@ -57,6 +58,8 @@ from .search import decode_page_token, encode_page_token, search_fingerprint
 
 __all__ = ["Q", "RegistryDialect", "SqlRegistry", "logged_model_location"]
 
+#: The logged-model tag listing the registered versions made from it (MLflow's name).
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 #: ``q(sql, params) -> rows`` on one connection (``?`` placeholders).
 Q = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
@@ -607,6 +610,8 @@ class SqlRegistry:
                     "INSERT INTO store.model_version_tags VALUES (?, ?, ?, ?)",
                     [name, version, key, value],
                 )
+            if model_id is not None:
+                self._link_version(q, model_id, name, version)
         # everything is known: no read back (each statement costs DuckDB a millisecond)
         return ModelVersion(
             name,
@@ -623,6 +628,30 @@ class SqlRegistry:
             user_id,
             run_link,
         )
+
+    def _link_version(self, q: Q, model_id: str, name: str, version: int) -> None:
+        """Add ``{"name", "version"}`` to the logged model's ``mlflow.modelVersions`` tag (a
+        JSON list), as MLflow's server does when a version names its logged model; nothing
+        when no logged model has that id."""
+        if not q("SELECT 1 FROM store.logged_models WHERE model_id = ?", [model_id]):
+            return
+        where = "FROM store.logged_model_tags WHERE model_id = ? AND key = ?"
+        found = q(f"SELECT value {where}", [model_id, MODEL_VERSIONS_TAG])
+        try:
+            linked = json.loads(found[0][0]) if found else []
+        except ValueError:
+            linked = []
+        entry = {"name": name, "version": version}
+        if not isinstance(linked, list):
+            linked = []
+        if entry not in linked:
+            linked.append(entry)
+        q(f"DELETE {where}", [model_id, MODEL_VERSIONS_TAG])
+        q(
+            "INSERT INTO store.logged_model_tags VALUES (?, ?, ?)",
+            [model_id, MODEL_VERSIONS_TAG, json.dumps(linked)],
+        )
+        self._touch_logged_model(q, model_id)
 
     def _version(self, q: Q, name: str, version: int) -> ModelVersion:
         rows = q(

@@ -483,15 +483,20 @@ class RegistryMethods:
             src.run_link,
         )
 
-    def get_model_version_download_uri(self, name: str, version: Any) -> str:
+    def get_model_version_download_uri(
+        self, name: str, version: Any, *, follow_runs: bool = True
+    ) -> str:
         """Where the files of a version are: its source, with ``models:/`` (a copy, a logged
-        model) and ``runs:/`` sources resolved to the artifact location they stand for."""
+        model) and ``runs:/`` sources resolved to the artifact location they stand for
+        (``follow_runs=False``: a ``runs:/`` URI is answered as it is, as MLflow's store does)."""
         source = self.get_model_version(name, version).source
-        return self.resolve_model_source(source)
+        return self.resolve_model_source(source, follow_runs=follow_runs)
 
-    def resolve_model_source(self, source: str, _depth: int = 0) -> str:
-        """The artifact location of a version's ``source`` (``models:/`` and ``runs:/``
-        followed; anything else returned as is)."""
+    def resolve_model_source(
+        self, source: str, _depth: int = 0, *, follow_runs: bool = True
+    ) -> str:
+        """The artifact location of a version's ``source`` (``models:/`` and, unless
+        ``follow_runs`` is false, ``runs:/`` followed; anything else returned as is)."""
         if _depth > 10:
             raise InvalidState(f"The model source {source!r} refers to itself in a loop.")
         if source.startswith("models:/"):
@@ -499,9 +504,9 @@ class RegistryMethods:
             if parsed.model_id is not None:
                 return self.get_logged_model(parsed.model_id).artifact_location
             return self.resolve_model_source(
-                self.get_model_version_by_uri(source).source, _depth + 1
+                self.get_model_version_by_uri(source).source, _depth + 1, follow_runs=follow_runs
             )
-        if source.startswith("runs:/"):
+        if source.startswith("runs:/") and follow_runs:
             rest = source[len("runs:/") :].lstrip("/")
             run_id, _, path = rest.partition("/")
             get_run = cast(Any, self).get_run

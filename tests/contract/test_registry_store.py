@@ -205,6 +205,19 @@ def test_versions_numbering_lineage_and_tags(reg):
         reg.get_model_version("missing", 1)
 
 
+def test_a_version_of_a_logged_model_is_listed_in_its_model_versions_tag(reg):
+    lm = reg.create_logged_model("0", "model", None, {"mlflow.modelVersions": "not json"}, {}, None)
+    for name in ("a", "b"):
+        reg.create_registered_model(name, {}, "")
+    _version(reg, "a", "s3://b/1", model_id=lm.model_id)
+    _version(reg, "b", "s3://b/2", model_id=lm.model_id)
+    _version(reg, "a", "s3://b/3")  # no model_id: not listed
+    _version(reg, "a", "s3://b/4", model_id="m-" + "0" * 32)  # no such logged model: no tag
+    assert reg.get_logged_model(lm.model_id).tags == {
+        "mlflow.modelVersions": '[{"name": "a", "version": 1}, {"name": "b", "version": 1}]'
+    }
+
+
 def test_aliases(reg):
     reg.create_registered_model("churn", {}, "")
     _version(reg, "churn")

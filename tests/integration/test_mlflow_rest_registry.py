@@ -219,3 +219,91 @@ def test_requests_are_checked_like_mlflow(server: ServerProcess) -> None:
     assert wrong_verb.status_code == 405
     none = requests.get(f"{api}/registered-models/get", params={"name": "nope"}, timeout=30)
     assert none.status_code == 404 and none.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_version_sources_are_checked_as_mlflow_3_17_does(
+    client: MlflowClient, server: ServerProcess
+) -> None:
+    client.create_registered_model("sources")
+    exp_id = client.create_experiment("sources")
+    run = client.create_run(exp_id)
+    run_id, root = run.info.run_id, run.info.artifact_uri
+    assert root.startswith("mlflow-artifacts:/")
+    # under the run's proxied artifact root, naming the run: accepted
+    ok = client.create_model_version("sources", f"{root}/model", run_id)
+    assert (ok.source, ok.run_id) == (f"{root}/model", run_id)
+    # runs:/ must name the request's run (MLflow checks no more: the run need not exist)
+    fake = client.create_model_version("sources", "runs:/run_id/model", "run_id")
+    assert fake.run_id == "run_id"
+    assert client.get_model_version_download_uri("sources", fake.version) == "runs:/run_id/model"
+    # object stores pass as in MLflow
+    assert client.create_model_version("sources", "s3://bucket/model").source == "s3://bucket/model"
+
+    identify = "request parameter must identify the resource that contains the source"
+    refused = [
+        (f"{root}/model", "no-such-run", f"The run_id {identify}"),  # the run must exist
+        (f"{root}/../../other/model", run_id, "without relative path references"),
+        ("mlflow-artifacts:/0/elsewhere/model", run_id, f"The run_id {identify}"),
+        ("runs:/run_id/model", "run_id_1", f"The run_id {identify}"),
+        ("/tmp/model", run_id, "To use a local path as a model version source"),
+        ("file:///tmp/model", None, "To use a local path as a model version source"),
+        ("models:/m-" + "0" * 32, None, f"The model_id {identify}"),
+    ]
+    for source, rid, message in refused:
+        with pytest.raises(MlflowException) as exc:
+            client.create_model_version("sources", source, rid)
+        assert _code(exc) == "INVALID_PARAMETER_VALUE", source
+        assert message in str(exc.value.message), source
+    # a version of another version takes its lineage, which a request must not contradict
+    copy = client.create_model_version("sources", f"models:/sources/{ok.version}")
+    assert (copy.source, copy.run_id) == (f"models:/sources/{ok.version}", run_id)
+    resp = requests.post(
+        f"{server.url}/api/2.0/mlflow/model-versions/create",
+        json={"name": "sources", "source": f"models:/sources/{ok.version}", "run_id": "x"},
+        timeout=30,
+    )
+    assert resp.status_code == 400
+    assert "must match the referenced model version" in resp.json()["message"]
+    versions = client.search_model_versions("name = 'sources'")
+    assert len(versions) == 4  # the refused requests created nothing
+
+
+def test_a_version_of_a_logged_model_tags_it_and_takes_its_run(client: MlflowClient) -> None:
+    client.create_registered_model("tagged-by-versions")
+    exp_id = client.create_experiment("tagged-by-versions")
+    run = client.create_run(exp_id)
+    model = client.create_logged_model(exp_id, source_run_id=run.info.run_id)
+    for expected in ("1", "2"):
+        mv = client.create_model_version(
+            "tagged-by-versions", model.artifact_location, model_id=model.model_id
+        )
+        # (MLflow's ModelVersion.from_proto drops model_id; the run comes from the model)
+        assert (mv.version, mv.run_id) == (expected, run.info.run_id)
+    tag = client.get_logged_model(model.model_id).tags["mlflow.modelVersions"]
+    assert tag == (
+        '[{"name": "tagged-by-versions", "version": 1}, '
+        '{"name": "tagged-by-versions", "version": 2}]'
+    )
+    # the source must lie in that logged model's artifacts, the logged model must exist
+    with pytest.raises(MlflowException) as exc:
+        client.create_model_version(
+            "tagged-by-versions", run.info.artifact_uri, model_id=model.model_id
+        )
+    assert _code(exc) == "INVALID_PARAMETER_VALUE"
+    assert "The model_id request parameter must identify" in str(exc.value.message)
+    with pytest.raises(MlflowException) as exc:
+        client.create_model_version("tagged-by-versions", "s3://b/m", model_id="m-" + "1" * 32)
+    assert _code(exc) == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_logged_model_source_run_and_experiment_are_checked(client: MlflowClient) -> None:
+    exp_id = client.create_experiment("logged-model-checks")
+    with pytest.raises(MlflowException) as exc:
+        client.create_logged_model(exp_id, source_run_id="123")
+    assert _code(exc) == "RESOURCE_DOES_NOT_EXIST"
+    assert "Run with id=123 not found" in str(exc.value.message)
+    client.delete_experiment(exp_id)
+    with pytest.raises(MlflowException) as exc:
+        client.create_logged_model(exp_id)
+    assert _code(exc) == "INVALID_PARAMETER_VALUE"
+    assert f"The experiment {exp_id} must be in the 'active' state" in str(exc.value.message)

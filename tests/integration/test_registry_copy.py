@@ -37,7 +37,7 @@ def _check(uri: str, model_id: str, run_id: str, root: Path, versions: list[str]
         lm = core.get_logged_model(model_id)
         assert (lm.status, lm.tags, lm.params, lm.source_run_id) == (
             "READY",
-            {"t": "1"},
+            {"t": "1", "mlflow.modelVersions": '[{"name": "churn", "version": 1}]'},
             {"p": "2"},
             run_id,
         )
