@@ -50,6 +50,54 @@ def execute(page: Any, command: str) -> None:
     page.evaluate("(id) => window.jupyterapp.commands.execute(id).then(() => true)", command)
 
 
+def close_all(page: Any) -> None:
+    """Close every main-area widget and wait for the launcher JupyterLab puts into the empty
+    main area a little later: its commands and its focus would close a command palette
+    opened meanwhile (the modal palette hides on any command executed and on focus loss)."""
+    execute(page, "application:close-all")
+    page.wait_for_function("() => !document.querySelector('.jp-mltrack-view')")
+    page.locator(".jp-Launcher").wait_for()
+
+
+# JavaScript: the computed spelling of a CSS ``value`` for ``property`` (plotly and themes may
+# spell one colour differently), passed to the ``colours`` functions of ``colours_per_theme``.
+CSS_VALUE = """(property, value) => {
+  const probe = document.createElement('span');
+  probe.style[property] = value;
+  document.body.append(probe);
+  const out = getComputedStyle(probe)[property];
+  probe.remove();
+  return out;
+}"""
+
+
+def colours_per_theme(page: Any, themes: list[str], colours: str, applied: str) -> dict[str, Any]:
+    """Switch JupyterLab to each of ``themes`` in turn and, in each, wait until ``applied``
+    (a page function of the list ``colours`` returns) holds; return what ``colours`` (a page
+    function taking ``CSS_VALUE``) gave in each theme. JupyterLab Light is set again after."""
+    read = f"() => ({colours})({CSS_VALUE})"
+    seen = {}
+    try:
+        for theme in themes:
+            page.evaluate(
+                "(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})",
+                theme,
+            )
+            light = "false" if "Dark" in theme else "true"
+            page.wait_for_selector(f"body[data-jp-theme-light='{light}']", state="attached")
+            try:
+                page.wait_for_function(f"() => ({applied})(({read})())")
+            except Exception as exc:
+                raise AssertionError(f"{theme}: {page.evaluate(read)}") from exc
+            seen[theme] = page.evaluate(read)
+    finally:
+        page.evaluate(
+            "() => window.jupyterapp.commands.execute('apputils:change-theme', "
+            "{theme: 'JupyterLab Light'})"
+        )
+    return seen
+
+
 def write_notebook(lab: Any, name: str, cells: list[str]) -> None:
     nb = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell(c) for c in cells],
@@ -109,6 +157,29 @@ def wait_for(page: Any, selector: str) -> Any:
     return page.locator(selector).first
 
 
+def wait_until(page: Any, predicate: str, arg: Any = None, polling_ms: int = 250) -> None:
+    """Poll the async page function ``predicate`` (JavaScript source taking ``arg``) until it
+    resolves to a truthy value, within ``TIMEOUT_MS``. ``page.wait_for_function`` cannot do
+    this: it takes the Promise an async function returns as the truthy answer and returns
+    after the first call, whatever the Promise resolves to."""
+    error = page.evaluate(
+        f"""async ([arg, polling, timeout]) => {{
+          const predicate = ({predicate});
+          const deadline = Date.now() + timeout;
+          let last;
+          while (!(last = await predicate(arg))) {{
+            if (Date.now() > deadline) {{
+              return `still ${{JSON.stringify(last)}} after ${{timeout}} ms`;
+            }}
+            await new Promise(resolve => setTimeout(resolve, polling));
+          }}
+          return null;
+        }}""",
+        [arg, polling_ms, TIMEOUT_MS],
+    )
+    assert error is None, f"{predicate} is {error}"
+
+
 def kernel_value(page: Any, path: str, expression: str) -> str:
     """``repr``-like text (``text/plain``) of ``expression`` evaluated in the kernel of the
     notebook ``path`` (a silent request: nothing is added to the notebook)."""
@@ -132,7 +203,8 @@ def kernel_value(page: Any, path: str, expression: str) -> str:
 def wait_kernel_value(page: Any, path: str, expression: str, expected: str) -> None:
     """Poll ``expression`` in the kernel until its text is ``expected`` (the widget's
     messages reach the kernel asynchronously), within ``TIMEOUT_MS``."""
-    page.wait_for_function(
+    wait_until(
+        page,
         f"""async ([path, expression, expected]) => {{
           const kernel = ({NOTEBOOK})?.sessionContext?.session?.kernel;
           if (!kernel || kernel.status !== 'idle') {{
@@ -148,8 +220,7 @@ def wait_kernel_value(page: Any, path: str, expression: str, expected: str) -> N
             ? value.data['text/plain'] : value.evalue;
           return window.__mltrackLastKernelValue === expected;
         }}""",
-        arg=[path, expression, expected],
-        polling=250,
+        [path, expression, expected],
     )
 
 

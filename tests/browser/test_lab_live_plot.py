@@ -14,7 +14,15 @@ import os
 from pathlib import Path
 
 import pytest
-from lab_driver import NOTEBOOK, open_lab, run, wait_for, wait_kernel, write_notebook
+from lab_driver import (
+    NOTEBOOK,
+    colours_per_theme,
+    open_lab,
+    run,
+    wait_for,
+    wait_kernel,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -180,34 +188,16 @@ def test_live_plot_follows_the_theme(page, lab) -> None:
     wait_kernel(page, "theme.ipynb")
     run(page, "theme.ipynb", "notebook:run-all-cells")
     wait_for(page, f"{CHART}[data-mltrack-done='true'][data-mltrack-renderer='plotly']")
-    font = f"""() => {{
+    # the chart redraws on a theme change: its font takes the theme's colour
+    font = f"""(css) => {{
       const plot = document.querySelector('{CHART} .mltrack-chart-plot');
       const want = getComputedStyle(plot).getPropertyValue('--jp-ui-font-color1').trim();
-      const css = color => {{  // one spelling for both (plotly may rewrite the colour)
-        const probe = document.createElement('span');
-        probe.style.color = color;
-        document.body.append(probe);
-        const value = getComputedStyle(probe).color;
-        probe.remove();
-        return value;
-      }};
-      return [css(plot._fullLayout.font.color), css(want)];
+      return [css('color', plot._fullLayout.font.color), css('color', want)];
     }}"""
-    colors = {}
-    for theme, light in (("JupyterLab Light", "true"), ("JupyterLab Dark", "false")):
-        page.evaluate(
-            "(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})",
-            theme,
-        )
-        page.wait_for_selector(f"body[data-jp-theme-light='{light}']", state="attached")
-        # the chart redraws on the theme change: its font takes the theme's colour
-        try:
-            page.wait_for_function(
-                f"() => {{ const [got, want] = ({font})(); return got === want; }}"
-            )
-        except Exception as exc:
-            raise AssertionError(
-                f"{theme}: chart font, theme font = {page.evaluate(font)}"
-            ) from exc
-        colors[theme] = page.evaluate(font)[0]
+    colors = {
+        theme: got[0]
+        for theme, got in colours_per_theme(
+            page, ["JupyterLab Light", "JupyterLab Dark"], font, "([got, want]) => got === want"
+        ).items()
+    }
     assert colors["JupyterLab Light"] != colors["JupyterLab Dark"], colors

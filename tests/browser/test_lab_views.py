@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lab_driver import execute, open_lab
+from lab_driver import close_all, colours_per_theme, execute, open_lab, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -82,6 +82,18 @@ def runs(lab):
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# Whether the workspace on the server holds `want` (a subset) in the restorer's entry `key`.
+SAVED = """async ([key, want]) => {
+  const data = await window.jupyterapp.serviceManager.workspaces.fetch('default')
+    .catch(() => null);
+  const holds = (got, want) => typeof want === 'object' && want !== null
+    ? typeof got === 'object' && got !== null
+      && Object.entries(want).every(([k, v]) => holds(got[k], v))
+    : got === want;
+  return holds(data?.data?.[key]?.data, want);
+}"""
 
 
 def wait_compare_ready(page, params: int) -> None:
@@ -191,36 +203,21 @@ def test_run_detail_previews_an_image_and_a_csv_and_edits_tags(page, lab, runs) 
     view.locator(".jp-mltrack-tags tr[data-key='reviewed'] input").wait_for()
     assert view.locator(".jp-mltrack-tags tr[data-key='reviewed'] input").input_value() == "yes"
 
-    # a page reload restores the view (the layout restorer reopens it by its run id)
-    page.wait_for_function(
-        """async () => {
-          const data = await window.jupyterapp.serviceManager.workspaces
-            .fetch('default').catch(() => null);
-          return JSON.stringify(data ?? {}).includes('"tab":"tags"');
-        }"""
-    )
+    # a page reload restores the view (the layout restorer reopens it by its run id), once
+    # the workspace on the server holds its tab (JupyterLab writes it with a debounce)
+    wait_until(page, SAVED, [f"mltrack-run:{runs[0]}", {"tab": "tags"}])
     open_lab(page, lab)
     restored = page.locator(f"{RUN_VIEW}[data-mltrack-run='ready']")
     restored.wait_for()
-    assert "lr-0.1" in restored.locator(".jp-mltrack-tab-panel").inner_text() or (
-        restored.get_attribute("data-mltrack-tab") != "overview"
-    )
+    assert restored.get_attribute("data-mltrack-tab") == "tags"
+    assert restored.locator(".jp-mltrack-tags tr[data-key='reviewed'] input").input_value() == "yes"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Known bug (issue 9): the workspace holds the compare's showAll/logY and the run "
-        "view's tab before the reload (checked below), but after it the compare is "
-        "restored with showAll false and the run view's entry is gone; not yet found."
-    ),
-)
 def test_view_settings_opened_from_the_sidebar_come_back_after_a_reload(page, lab, runs) -> None:
     """Log y and *show all params* of a compare, and the tab of a run view, both opened
     from the sidebar, are what the views show again after a page reload."""
     open_lab(page, lab)
-    execute(page, "application:close-all")
-    page.wait_for_function("() => !document.querySelector('.jp-mltrack-view')")
+    close_all(page)
     execute(page, "mltrack:open-sidebar")
     page.locator(f"{SIDEBAR}[data-mltrack-loaded='ok']").wait_for()
     page.locator(f"{SIDEBAR} .jp-mltrack-experiment-picker").select_option(label="views")
@@ -244,17 +241,14 @@ def test_view_settings_opened_from_the_sidebar_come_back_after_a_reload(page, la
     run_view.wait_for()
     run_view.locator(".jp-mltrack-tab[data-tab='params']").click()
     page.locator(f"{RUN_VIEW}[data-mltrack-tab='params']").wait_for()
-    # what the restorer saved (the workspace on the server), then a reload
-    page.wait_for_function(
-        """async () => {
-          const data = await window.jupyterapp.serviceManager.workspaces
-            .fetch('default').catch(() => null);
-          const saved = Object.entries(data?.data ?? {});
-          const compare = saved.find(([k]) => k.startsWith('mltrack-compare:'))?.[1]?.data;
-          const run = saved.find(([k]) => k.startsWith('mltrack-run:'))?.[1]?.data;
-          return compare?.showAll === true && compare?.chart?.logY === true
-            && run?.tab === 'params';
-        }"""
+    # what the restorer saved (the workspace on the server, written with a debounce), then
+    # a reload
+    compare_key = f"mltrack-compare:{compare.get_attribute('data-mltrack-runs')}"
+    wait_until(page, SAVED, [compare_key, {"showAll": True, "chart": {"logY": True}}])
+    run_id = page.evaluate("() => window.jupyterapp.shell.currentWidget.id")
+    assert run_id.startswith("mltrack-run-"), run_id
+    wait_until(
+        page, SAVED, [f"mltrack-run:{run_id.removeprefix('mltrack-run-')}", {"tab": "params"}]
     )
     open_lab(page, lab)
 
@@ -281,3 +275,132 @@ def test_view_settings_opened_from_the_sidebar_come_back_after_a_reload(page, la
     page.locator(f"{RUN_VIEW}[data-mltrack-run='ready'][data-mltrack-tab='params']").wait_for(
         state="attached"
     )
+
+
+def test_view_commands_are_in_the_palette_and_work_from_the_keyboard(page, lab, runs) -> None:
+    """The palette's "Experiment Tracking" category holds the views' commands; Open Run
+    opens the run selected in the sidebar, Compare Runs asks for the ids it lacks (typed
+    into the dialog), and Alt R in a view reads its run again."""
+    open_lab(page, lab)
+    page.locator("body[data-mltrack-views-ready='true']").wait_for(state="attached")
+    close_all(page)
+    execute(page, "mltrack:open-sidebar")
+    page.locator(f"{SIDEBAR}[data-mltrack-loaded='ok']").wait_for()
+    page.locator(f"{SIDEBAR} .jp-mltrack-experiment-picker").select_option(label="views")
+    page.locator(f"{GRID} .jp-mltrack-run[data-run-id='{runs[1]}']").click()
+    page.locator(f"{GRID} .jp-mltrack-run[aria-selected='true']").wait_for()
+    assert page.locator(f"{GRID} .jp-mltrack-run[aria-selected='true']").count() == 1
+
+    palette = page.locator(".jp-ModalCommandPalette .lm-CommandPalette")
+    search = palette.locator(".lm-CommandPalette-input")
+
+    def palette_pick(text: str, command: str) -> None:
+        execute(page, "apputils:activate-command-palette")
+        search.wait_for()
+        search.fill(text)
+        active = palette.locator(f".lm-CommandPalette-item.lm-mod-active[data-command='{command}']")
+        for _ in range(palette.locator(".lm-CommandPalette-item").count()):
+            if active.count():
+                break
+            page.keyboard.press("ArrowDown")
+        active.wait_for()
+        page.keyboard.press("Enter")
+
+    execute(page, "apputils:activate-command-palette")
+    search.wait_for()
+    search.fill("Experiment Tracking")
+    commands = palette.locator(".lm-CommandPalette-item").evaluate_all(
+        "items => items.map(i => i.dataset.command)"
+    )
+    for command in ("mltrack:open-run", "mltrack:compare", "mltrack:refresh-view"):
+        assert command in commands, commands
+    page.keyboard.press("Escape")
+    search.wait_for(state="hidden")
+
+    # Open Run: the run selected in the sidebar, no question asked
+    palette_pick("Open Run…", "mltrack:open-run")
+    view = page.locator(f"{RUN_VIEW}[data-mltrack-run='ready']")
+    view.wait_for()
+    assert "lr-0.01" in view.locator(".jp-mltrack-overview").inner_text()
+
+    # Compare Runs with one run selected: a dialog takes the ids, Enter accepts it
+    palette_pick("Compare Runs", "mltrack:compare")
+    dialog = page.locator(".jp-Dialog input")
+    dialog.wait_for()
+    dialog.fill(", ".join(runs))
+    dialog.press("Enter")
+    wait_compare_ready(page, 1)
+    assert page.locator(COMPARE).get_attribute("data-mltrack-runs") == ",".join(runs)
+
+    # Alt R in the run view reads the run again: a tag set meanwhile shows
+    page.evaluate("(id) => window.jupyterapp.shell.activateById(id)", f"mltrack-run-{runs[1]}")
+    view.locator(".jp-mltrack-tab[data-tab='tags']").click()
+    page.locator(f"{RUN_VIEW}[data-mltrack-tab='tags']").wait_for()
+    assert view.locator(".jp-mltrack-tags tr[data-key='checked']").count() == 0
+    store = lab.root_dir.resolve() / "mltrack" / "store.duckdb"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, jupyter_mltrack as mt; "
+            "mt.MlflowClient().set_tag(sys.argv[1], 'checked', 'by-refresh')",
+            runs[1],
+        ],
+        env={
+            **os.environ,
+            "MLTRACK_TRACKING_URI": f"duckdb://{store}",
+            "MLTRACK_STORE_MODE": "service",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    view.locator(".jp-mltrack-tab[data-tab='tags']").focus()
+    page.keyboard.press("Alt+KeyR")
+    page.locator(
+        f"{RUN_VIEW}[data-mltrack-run='ready'] .jp-mltrack-tags tr[data-key='checked'] input"
+    ).wait_for()
+    assert (
+        view.locator(".jp-mltrack-tags tr[data-key='checked'] input").input_value() == "by-refresh"
+    )
+
+
+# [computed chart font, computed --jp-ui-font-color1, view background, --jp-layout-color0,
+#  run view background]
+THEME_COLOURS = f"""(css) => {{
+  const view = document.querySelector('{COMPARE}');
+  const plot = view.querySelector('.js-plotly-plot');
+  const style = getComputedStyle(view);
+  return [
+    css('color', plot._fullLayout.font.color),
+    css('color', style.getPropertyValue('--jp-ui-font-color1').trim()),
+    style.backgroundColor,
+    css('backgroundColor', style.getPropertyValue('--jp-layout-color0').trim()),
+    getComputedStyle(document.querySelector('{RUN_VIEW}')).backgroundColor
+  ];
+}}"""
+THEME_APPLIED = """([font, themeFont, background, themeBackground, run]) =>
+  font === themeFont && background === themeBackground && run === themeBackground"""
+
+
+def test_views_follow_the_light_and_dark_themes(page, lab, runs) -> None:
+    """The compare's chart redraws in the theme's font colour and both views take the
+    theme's background when JupyterLab switches between its light and dark themes."""
+    open_lab(page, lab)
+    page.locator("body[data-mltrack-views-ready='true']").wait_for(state="attached")
+    close_all(page)
+    page.evaluate(
+        """(runIds) => window.jupyterapp.commands.execute('mltrack:open-run', {runId: runIds[0]})
+              .then(() => window.jupyterapp.commands.execute('mltrack:compare', {runIds}))
+              .then(() => true)""",
+        runs,
+    )
+    page.locator(f"{RUN_VIEW}[data-mltrack-run='ready']").wait_for(state="attached")
+    wait_compare_ready(page, 1)
+    page.locator(f"{COMPARE} .js-plotly-plot .scatterlayer .trace").first.wait_for()
+    seen = colours_per_theme(
+        page, ["JupyterLab Dark", "JupyterLab Light"], THEME_COLOURS, THEME_APPLIED
+    )
+    dark, light_ = seen["JupyterLab Dark"], seen["JupyterLab Light"]
+    assert dark[0] != light_[0] and dark[2] != light_[2], seen
