@@ -12,7 +12,8 @@ Reads the table needs fast at 100,000 runs:
 - ``GET /runs`` is one page of a server-side sorted and filtered search (``offset`` and
   ``limit``, never the whole list), with only the requested columns.
 - Totals come from one ``count(*)`` when the view has no filter; a filtered view's total
-  is ``GET /runs/count`` (a columnar search), asked separately so the rows draw first.
+  is ``GET /runs/count`` (the store's count of the search, ``TrackingCore.count_runs``),
+  asked separately so the rows draw first.
 - While the live feed polls (:mod:`.live`), a page or total read at the current store
   version is answered from :class:`PageCache`: many tabs showing the same view cost one
   store read per change.
@@ -38,12 +39,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import tornado.iostream
 import tornado.web
 
 from ..entities import Run
 from ..errors import ArtifactNotFound, InvalidParameter, RunNotFound
-from ..settings import SEARCH_LIMIT
 from ..store.base import RunQuery, SeriesRequest
 from ..store.remote.wire import (
     dumps,
@@ -87,7 +88,7 @@ __all__ = ["LAB_API_PATH", "LAB_ROUTES", "LabContext", "LabRoute", "PageCache", 
 #: Where the JupyterLab API is mounted, under the server's base URL.
 LAB_API_PATH = "/mltrack/api/lab"
 #: Largest page of ``GET /runs``.
-MAX_PAGE = 1000
+MAX_PAGE = 5000
 #: Most rows of ``GET /runs/{run_id}/artifact/table``.
 MAX_TABLE_ROWS = 10_000
 #: Table artifacts it reads, by extension.
@@ -168,15 +169,22 @@ class LabHandler(ApiHandler):
     def parse_body(self, cls: type[Any]) -> Any:
         return parse_body(self.json_body(), cls)
 
-    async def cached(self, what: str, key: Any, fn: Callable[[TrackingCore], Any]) -> None:
-        """Reply with ``fn(core)`` as JSON, from the cache when read at the live version."""
+    async def cached(
+        self,
+        what: str,
+        key: Any,
+        fn: Callable[[TrackingCore], Any],
+        encode: Callable[[Any], bytes] = dumps,
+    ) -> None:
+        """Reply with ``fn(core)`` as JSON (``encode``), from the cache when read at the
+        live version."""
         version = self.lab.feed.live_version()
         if version is not None:
             hit = self.lab.cache.get((what, key, version))
             if hit is not None:
                 self.reply(hit)
                 return
-        body = await self.lab.read(lambda core: dumps(fn(core)))
+        body = await self.lab.read(lambda core: encode(fn(core)))
         if version is not None and version == self.lab.feed.live_version():
             self.lab.cache.put((what, key, version), body)
         self.reply(body)
@@ -333,9 +341,16 @@ def runs_count(core: TrackingCore, q: RunsQuery, version: int) -> dict[str, Any]
     query = run_query(q)
     total = _plain_count(core, q) if not q.filter.strip() else None
     if total is None:
-        tables = core.search_tables(replace(query, max_results=SEARCH_LIMIT))
-        total = int(tables["runs"].num_rows)
+        total = core.count_runs(query)
     return {"total": total, "version": version}
+
+
+def page_json(body: dict[str, Any]) -> bytes:
+    """A ``runs_page`` body as JSON through orjson: 3.5 ms for 3,000 rows where
+    :func:`~..store.remote.wire.dumps` takes 37 ms (the largest share of a scroll's page
+    after the store reads). The same JSON: the body holds only strings, ints, ``None`` and
+    metric values already passed through ``encode_float`` (no raw NaN to refuse)."""
+    return orjson.dumps(body)
 
 
 def _row(run: Run, columns: list[str], child_count: int) -> dict[str, Any]:
@@ -623,7 +638,7 @@ class LabRunsHandler(LabHandler):
         q: RunsQuery = self.parse(RunsQuery)
         run_query(q)  # errors answer before any store work
         version = self.lab.feed.version
-        await self.cached("page", _query_key(q), lambda c: runs_page(c, q, version))
+        await self.cached("page", _query_key(q), lambda c: runs_page(c, q, version), page_json)
 
 
 class LabRunsCountHandler(LabHandler):

@@ -94,7 +94,7 @@ class RunsQuery:
     )
     view_type: str = doc("`ACTIVE_ONLY`, `DELETED_ONLY` or `ALL`.", "ACTIVE_ONLY")
     offset: int = doc("Index of the first row of the page (0-based).", 0)
-    limit: int = doc("Rows in the page (1..1000).", 100)
+    limit: int = doc("Rows in the page (1..5000).", 100)
     columns: list[str] = doc(
         "Values to return per row: `params.<key>`, `metrics.<key>`, `tags.<key>`.",
         factory=list,

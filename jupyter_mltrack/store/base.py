@@ -72,6 +72,20 @@ class SeriesRequest:
 
 
 @runtime_checkable
+class RunCounter(Protocol):
+    """A store that counts a search's matches itself (``count(*)``, nothing loaded).
+
+    Optional: :meth:`.TrackingCore.count_runs` falls back to a columnar search for stores
+    without it (the remote store, wrappers that check access per search).
+    """
+
+    def count_runs(self, query: RunQuery) -> int:
+        """How many runs ``query`` matches (experiments, view type, filter; paging and
+        ``max_results`` ignored)."""
+        ...
+
+
+@runtime_checkable
 class TrackingStore(Protocol):
     """What every tracking backend implements; every method may raise ``MltrackError``."""
 

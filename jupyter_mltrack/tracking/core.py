@@ -36,8 +36,16 @@ from ..entities import (
     RunTag,
 )
 from ..errors import AlreadyExists, ExperimentNotFound, InvalidParameter, InvalidState
-from ..settings import MAX_RESULTS_PAGE
-from ..store.base import LinkedMetricRow, MetricRow, RunPage, RunQuery, SeriesRequest, TrackingStore
+from ..settings import MAX_RESULTS_PAGE, SEARCH_LIMIT
+from ..store.base import (
+    LinkedMetricRow,
+    MetricRow,
+    RunCounter,
+    RunPage,
+    RunQuery,
+    SeriesRequest,
+    TrackingStore,
+)
 from .artifact_client import ArtifactMethods
 from .names import generate_run_name
 from .registry_core import RegistryMethods
@@ -491,6 +499,17 @@ class TrackingCore(ArtifactMethods, RegistryMethods):
         """Columnar search (Arrow tables ``runs``, ``params``, ``metrics``, ``tags``)."""
         self._before_read()
         return self.store.search_runs_arrow(check_run_query(query))
+
+    def count_runs(self, query: RunQuery) -> int:
+        """How many runs ``query`` matches: the store's ``count(*)`` when it has one
+        (:class:`~..store.base.RunCounter`), else the rows of a columnar search (at most
+        ``SEARCH_LIMIT``)."""
+        self._before_read()
+        query = check_run_query(query)
+        if isinstance(self.store, RunCounter):
+            return self.store.count_runs(query)
+        tables = self.store.search_runs_arrow(replace(query, max_results=SEARCH_LIMIT))
+        return int(tables["runs"].num_rows)
 
     def search_runs_frame(
         self,

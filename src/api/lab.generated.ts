@@ -287,7 +287,7 @@ export interface IRunsQuery {
   view_type?: string;
   /** Index of the first row of the page (0-based). */
   offset?: number;
-  /** Rows in the page (1..1000). */
+  /** Rows in the page (1..5000). */
   limit?: number;
   /**
    * Values to return per row: `params.<key>`, `metrics.<key>`, `tags.<key>`.

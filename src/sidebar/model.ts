@@ -15,13 +15,28 @@ export const BLOCK_SIZE = 100;
  * (only the blocks wanted when a read finishes are read next), so requests never pile up
  * behind a store that answers slower than the scroll moves. */
 export const MAX_IN_FLIGHT = 2;
-/** Most consecutive blocks one read asks for (1,000 rows: the server's largest page). A
- * page costs the store a few table scans whatever its size, so while scrolling, larger
- * reads keep up with the scroll where block-sized ones fall behind. */
-export const MAX_READ_BLOCKS = 10;
-/** While scrolling, read ahead in the direction of travel as far as the scroll goes in
- * this many read latencies (the latency is measured: a moving average of the reads). */
-export const LOOKAHEAD_READS = 2.5;
+/** Most consecutive blocks one read asks for (3,000 rows; the server's largest page is
+ * 5,000). A page costs the store a few table scans whatever its size (through the lab
+ * server at 100,000 runs: 100 rows 29 ms, 1,000 rows 44 ms), so large reads keep up with
+ * a scroll where block-sized ones fall behind: on 2 busy cores the top-to-bottom scroll
+ * of bench_jupyterlab had about 1 frame in 10 blank with 3,000-row reads, 9 in 10 with
+ * 1,000-row ones. */
+export const MAX_READ_BLOCKS = 30;
+/** While scrolling, keep reading ahead in the direction of travel as far as the scroll goes
+ * in this many read latencies (the latency is measured: a moving average of the reads):
+ * reads chain back to back, so one slow answer is covered by the rows already read. */
+export const LOOKAHEAD_READS = 5;
+/** A view that has not moved for this long has stopped scrolling (ms). */
+export const STOPPED_MS = 1000;
+/** While idle (no scroll, nothing in view missing, no read in flight), read this many
+ * blocks after the view, then before it, one read at a time: the next and previous pages
+ * are there before a scroll reaches them (a scroll starting at 10 rows per ms passes
+ * 6,000 rows before the first read-ahead answers on 2 busy cores). Only blocks never
+ * read: after a store change the stale ones still draw and are re-read in view. */
+export const PREFETCH_BLOCKS = 60;
+/** Most blocks kept (40,000 rows); past it the blocks farthest from the view are dropped
+ * (and read again if the view comes back). */
+export const MAX_CACHED_BLOCKS = 400;
 
 /** Where the model reads (a `LabApi` in JupyterLab; anything with these two in tests). */
 export interface IRunsSource {
@@ -121,17 +136,20 @@ export class RunsModel {
     return this._expanded.some(e => e.parent === runId);
   }
 
-  /** Load what display rows `first`..`last` need (blocks not loaded at this version),
-   * and, while the view scrolls, the rows it will reach before a read could answer. */
+  /** Load what display rows `first`..`last` need (blocks not loaded at this version);
+   * while the view scrolls, the rows it will reach in the next few reads; while idle, the
+   * pages next to it (see `PREFETCH_BLOCKS`). Rows already read draw at once: only blocks
+   * never read (or dropped) show as placeholders. */
   async show(first: number, last: number): Promise<void> {
     const now = performance.now();
     const dt = now - this._shownAt;
     if (first !== this._visible[0] && dt >= 1) {
-      // a scroll (a redraw after a read shows the same rows and does not count)
-      const speed = dt < 500 ? (first - this._visible[0]) / dt : 0; // rows per ms
-      this._speed = 0.5 * this._speed + 0.5 * speed;
+      // a scroll (a redraw after a read shows the same rows and does not count); a frame
+      // the browser was late with still measures the scroll (rows moved over its time)
+      const speed = dt < STOPPED_MS ? (first - this._visible[0]) / dt : 0; // rows/ms
+      this._speed = this._speed === 0 ? speed : 0.5 * this._speed + 0.5 * speed;
       this._shownAt = now;
-    } else if (dt >= 500) {
+    } else if (dt >= STOPPED_MS) {
       this._speed = 0; // the scroll stopped
     }
     this._visible = [first, last];
@@ -155,10 +173,46 @@ export class RunsModel {
         Math.abs(travel) > b - a + 1
           ? [...ahead, ...visible]
           : [...visible, ...ahead];
+      // and once the scroll stops, look again (then idle: the prefetch)
+      clearTimeout(this._stopTimer);
+      this._stopTimer = setTimeout(
+        () => void this.show(...this._visible),
+        STOPPED_MS + 50
+      );
+    } else if (
+      this._inFlight === 0 &&
+      visible.every(block => this._fresh.has(block))
+    ) {
+      wanted = this._neighbours(visible[0] ?? 0, visible.at(-1) ?? 0);
     }
     await Promise.all(
       this._groups(wanted).map(g => this._load(g[0], g.length))
     );
+  }
+
+  /** Prefetch while idle: the first blocks not read after the view, else before it
+   * (nearest first), at most one read's worth. */
+  private _neighbours(lo: number, hi: number): number[] {
+    const top = this._total ?? this._known + (this._hasMore ? BLOCK_SIZE : 0);
+    const lastBlock = Math.max(0, Math.ceil(top / BLOCK_SIZE) - 1);
+    const after: number[] = [];
+    for (let k = hi + 1; k <= Math.min(lastBlock, hi + PREFETCH_BLOCKS); k++) {
+      after.push(k);
+    }
+    const before: number[] = [];
+    for (let k = lo - 1; k >= Math.max(0, lo - PREFETCH_BLOCKS); k--) {
+      before.push(k);
+    }
+    for (const side of [after, before]) {
+      // blocks never read (or dropped); stale ones still draw and re-read in view
+      const missing = side.filter(
+        k => !this._blocks.has(k) && !this._fresh.has(k)
+      );
+      if (missing.length > 0) {
+        return missing.slice(0, MAX_READ_BLOCKS);
+      }
+    }
+    return [];
   }
 
   /** Blocks holding top rows `from`..`to` (clipped to the view). */
@@ -202,6 +256,7 @@ export class RunsModel {
     this._fresh.clear();
     this._expanded = [];
     this._total = null;
+    this._countedAt = -1;
     this._known = 0;
     this._hasMore = true;
     this.error = null;
@@ -350,7 +405,7 @@ export class RunsModel {
         this.query(block * BLOCK_SIZE, blocks.length * BLOCK_SIZE)
       );
     } catch (reason) {
-      this._settled();
+      this._settled(false);
       if (generation !== this._generation) {
         return;
       }
@@ -367,7 +422,7 @@ export class RunsModel {
       return;
     }
     this._latency = 0.7 * this._latency + 0.3 * (performance.now() - started);
-    this._settled();
+    this._settled(generation === this._generation);
     if (generation !== this._generation) {
       return; // a newer query started meanwhile
     }
@@ -380,24 +435,56 @@ export class RunsModel {
         this._blocks.set(b, rows);
       }
     });
+    this._evict();
     this._known = Math.max(this._known, block * BLOCK_SIZE + page.runs.length);
     this._hasMore = page.has_more;
     if (page.total !== null) {
       this._total = page.total;
     } else if (!page.has_more) {
       this._total = block * BLOCK_SIZE + page.runs.length;
-    } else if (!this._counting) {
+    } else if (
+      !this._counting &&
+      (this._total === null || this._countedAt < this.version)
+    ) {
+      // once per query and store version (a filtered view's pages carry no total)
       void this._count(generation);
     }
     this._changed.emit();
   }
 
-  private _settled(): void {
+  /** A read ended; `ok`: it succeeded for the current query, so the next read may follow
+   * at once (what a full pipeline deferred, or the next prefetch). A failed read is not
+   * retried from here (the next scroll or refresh asks again). */
+  private _settled(ok: boolean): void {
     this._inFlight--;
-    if (this._deferred) {
+    if (this._deferred || (ok && this._inFlight === 0)) {
       this._deferred = false;
       void Promise.resolve().then(() => this.show(...this._visible));
     }
+  }
+
+  /** Past `MAX_CACHED_BLOCKS`, drop the blocks farthest from the view. */
+  private _evict(): void {
+    const excess = this._blocks.size - MAX_CACHED_BLOCKS;
+    if (excess <= 0) {
+      return;
+    }
+    const centre =
+      (this._topIndex(this._visible[0]) + this._topIndex(this._visible[1])) /
+      2 /
+      BLOCK_SIZE;
+    const far = [...this._blocks.keys()]
+      .sort((x, y) => Math.abs(y - centre) - Math.abs(x - centre))
+      .slice(0, excess);
+    for (const block of far) {
+      this._blocks.delete(block);
+      this._fresh.delete(block);
+    }
+  }
+
+  /** Blocks held now (at most `MAX_CACHED_BLOCKS`). */
+  get cachedBlocks(): number {
+    return this._blocks.size;
   }
 
   private async _count(generation: number): Promise<void> {
@@ -406,6 +493,7 @@ export class RunsModel {
       const answer = await this._source.count(this.query(0, 1));
       if (generation === this._generation) {
         this._total = answer.total;
+        this._countedAt = answer.version;
         this._changed.emit();
       }
     } catch {
@@ -423,6 +511,8 @@ export class RunsModel {
   private _known = 0;
   private _hasMore = true;
   private _counting = false;
+  private _stopTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private _countedAt = -1;
   private _inFlight = 0;
   private _deferred = false;
   private _generation = 0;

@@ -122,6 +122,32 @@ def test_search_runs_view_type_and_bad_arguments(store):
         store.search_runs(RunQuery((), "", "ALL", None, (), None))
 
 
+def test_count_runs_through_the_core(store):
+    """``TrackingCore.count_runs``: the store's ``count(*)`` (DuckDB, PostgreSQL) or a
+    columnar search (the remote store): the same totals, paging and max_results ignored."""
+    from jupyter_mltrack.store.base import RunCounter
+    from jupyter_mltrack.tracking.core import TrackingCore
+
+    ids = seed_runs(store, 5)
+    store.delete_run(ids[0])
+    core = TrackingCore(store)
+    assert isinstance(store, RunCounter) == (type(store).__name__ != "RemoteStore")
+
+    def count(filter_string: str = "", view_type: str = "ACTIVE_ONLY", **kw: object) -> int:
+        return core.count_runs(RunQuery(("0",), filter_string, view_type, **kw))  # type: ignore[arg-type]
+
+    assert count() == 4
+    assert count(view_type="ALL") == 5 and count(view_type="DELETED_ONLY") == 1
+    assert count("metrics.acc >= 0.2") == 3
+    assert count("tags.parity = 'even' and params.lr != '0.02'") == 1
+    assert count("metrics.acc >= 0.2", max_results=1, order_by=("metrics.acc DESC",)) == 3
+    assert count("metrics.nope > 1") == 0
+    with pytest.raises(InvalidFilter):
+        count("metrics.acc >> 1")
+    with pytest.raises(InvalidParameter):
+        core.count_runs(RunQuery((), ""))
+
+
 def test_search_runs_arrow(store):
     ids = seed_runs(store, 4)
     tables = store.search_runs_arrow(

@@ -141,7 +141,7 @@ def test_a_filtered_view_counts_separately_and_a_bad_filter_says_where(lab) -> N
     assert status == 400 and error["error_code"] == "INVALID_PARAMETER_VALUE"
     assert error["error_class"] == "InvalidFilter" and error["details"] == {"position": 13}
     for bad, needle in [
-        ({"limit": 0}, "limit must be in 1..1000"),
+        ({"limit": 0}, "limit must be in 1..5000"),
         ({"columns": "lr"}, "params.<key>"),
         ({"top_level": "maybe"}, "true or false"),
     ]:

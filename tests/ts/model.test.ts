@@ -4,8 +4,11 @@ import type { IRunRow, IRunsPage, IRunsQuery } from '../../src/api/lab';
 import { LabApiError } from '../../src/api/lab';
 import {
   BLOCK_SIZE,
+  MAX_CACHED_BLOCKS,
   MAX_READ_BLOCKS,
-  RunsModel
+  PREFETCH_BLOCKS,
+  RunsModel,
+  STOPPED_MS
 } from '../../src/sidebar/model';
 
 function row(i: number, extra: Partial<IRunRow> = {}): IRunRow {
@@ -71,6 +74,19 @@ function source(n: number, { withTotal = true } = {}) {
   };
 }
 
+/** Until every read the model chains (prefetch, deferred reads) has answered. */
+const idle = () => new Promise(r => setTimeout(r, 0));
+
+/** The blocks (first row / BLOCK_SIZE) each read asked for. */
+function blocksRead(asked: IRunsQuery[]): number[] {
+  return asked.flatMap(q =>
+    Array.from(
+      { length: Math.ceil((q.limit ?? 0) / BLOCK_SIZE) },
+      (_, k) => (q.offset ?? 0) / BLOCK_SIZE + k
+    )
+  );
+}
+
 async function loaded(n: number, options = {}) {
   const src = source(n, options);
   const model = new RunsModel(src);
@@ -80,10 +96,9 @@ async function loaded(n: number, options = {}) {
 }
 
 describe('RunsModel', () => {
-  it('loads only the blocks in view, sorted and filtered by the server', async () => {
+  it('loads the blocks in view first, sorted and filtered by the server', async () => {
     const { model, src } = await loaded(100_000);
     expect(model.rowCount).toBe(100_000);
-    expect(src.asked).toHaveLength(1);
     expect(src.asked[0]).toMatchObject({
       offset: 0,
       limit: BLOCK_SIZE,
@@ -91,10 +106,12 @@ describe('RunsModel', () => {
       top_level: true
     });
     expect(model.row(5).run?.run_name).toBe('run-5');
-    expect(model.row(50_000).run).toBeNull(); // not loaded yet
+    await idle();
+    expect(model.row(50_000).run).toBeNull(); // far from the view: not read
+    const before = src.asked.length;
     await model.show(50_000, 50_030);
     expect(model.row(50_000).run?.run_name).toBe('run-50000');
-    expect(src.asked.map(q => q.offset)).toEqual([0, 50_000]);
+    expect(src.asked[before]).toMatchObject({ offset: 50_000, limit: 100 });
   });
 
   it('asks the count separately when the page has no total', async () => {
@@ -142,8 +159,11 @@ describe('RunsModel', () => {
   it('a change re-reads the blocks in view; a new query drops them', async () => {
     const { model, src } = await loaded(300);
     await model.show(0, 30);
+    await idle();
     const before = src.asked.length;
     await model.refresh(7);
+    await idle();
+    // the block in view only: the others (prefetched) stay drawn until they come into view
     expect(src.asked.length).toBe(before + 1);
     expect(model.version).toBe(7);
     model.sort = { key: 'metrics.acc', descending: false };
@@ -215,13 +235,144 @@ describe('RunsModel reading ahead of the scroll', () => {
     expect(new Set(offsets).size).toBe(offsets.length);
   });
 
-  it('reads only the rows in view once the scroll stops', async () => {
+  it('reads the rows in view first once the scroll stops', async () => {
     const { model, src } = await loaded(100_000);
+    await idle();
+    const before = src.asked.length;
     await model.show(50_000, 50_030);
-    expect(src.asked.at(-1)).toMatchObject({
+    expect(src.asked[before]).toMatchObject({
       offset: 50_000,
       limit: BLOCK_SIZE
     });
-    expect(src.asked).toHaveLength(2);
+    // then only the pages next to it (the prefetch), none of the old view's
+    await idle();
+    const after = src.asked.slice(before + 1).map(q => q.offset ?? 0);
+    expect(after.length).toBeGreaterThan(0);
+    expect(
+      after.every(
+        o => Math.abs(o - 50_000) <= (PREFETCH_BLOCKS + 1) * BLOCK_SIZE
+      )
+    ).toBe(true);
+  });
+});
+
+describe('RunsModel page cache and prefetch', () => {
+  it('prefetches the next pages while idle, then the previous ones, one read at a time', async () => {
+    const src = source(100_000);
+    let inFlight = 0;
+    let most = 0;
+    const counting = {
+      count: src.count,
+      runs: async (q: IRunsQuery) => {
+        most = Math.max(most, ++inFlight);
+        await new Promise(r => setTimeout(r, 1));
+        inFlight--;
+        return src.runs(q);
+      }
+    };
+    /** Until no read runs and none started for a few ticks (the model's chain ended). */
+    const settle = async () => {
+      let seen = -1;
+      for (let quiet = 0; quiet < 3;) {
+        await new Promise(r => setTimeout(r, 5));
+        quiet = inFlight === 0 && src.asked.length === seen ? quiet + 1 : 0;
+        seen = src.asked.length;
+      }
+    };
+    const model = new RunsModel(counting);
+    model.experimentIds = ['1'];
+    await model.reset();
+    await settle();
+    await model.show(20_000, 20_040); // block 200
+    most = 0;
+    await settle();
+    const read = new Set(blocksRead(src.asked));
+    // the view, PREFETCH_BLOCKS after it and PREFETCH_BLOCKS before it
+    for (let k = 200 - PREFETCH_BLOCKS; k <= 200 + PREFETCH_BLOCKS; k++) {
+      expect(read.has(k)).toBe(true);
+    }
+    expect(read.has(200 + PREFETCH_BLOCKS + 1)).toBe(false);
+    expect(read.has(200 - PREFETCH_BLOCKS - 1)).toBe(false);
+    // after first: the read following the view's comes before any read above it
+    const order = src.asked.map(q => (q.offset ?? 0) / BLOCK_SIZE);
+    const firstBelow = order.findIndex(b => b > 200);
+    const firstAbove = order.findIndex(b => b < 200 && b > PREFETCH_BLOCKS);
+    expect(firstBelow).toBeGreaterThan(0);
+    expect(firstBelow).toBeLessThan(firstAbove);
+    expect(
+      src.asked.every(q => (q.limit ?? 0) <= MAX_READ_BLOCKS * BLOCK_SIZE)
+    ).toBe(true);
+    // idle, the prefetch reads one at a time
+    expect(most).toBe(1);
+    expect(src.asked.length).toBe(1 + 2 + 1 + 2 + 2); // the view's block, 3,000-row reads
+    // rows it already has draw at once, no read: the next page is there
+    const before = src.asked.length;
+    let now = performance.now();
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      await model.show(20_100, 20_140);
+      expect(model.row(20_100).run?.run_name).toBe('run-20100');
+      await settle();
+      expect(src.asked.length).toBe(before); // moving: nothing to read ahead
+      now += STOPPED_MS + 1; // stopped (what the model's own timer then finds)
+      await model.show(20_100, 20_140);
+      await settle();
+    } finally {
+      clock.mockRestore();
+    }
+    expect(src.asked.length).toBe(before + 1); // only the new prefetch edge
+    expect(src.asked.at(-1)!.offset).toBeGreaterThan(
+      20_000 + PREFETCH_BLOCKS * BLOCK_SIZE
+    );
+  });
+
+  it('shows placeholders only for blocks not read', async () => {
+    const { model } = await loaded(100_000);
+    await idle();
+    const edge = (1 + PREFETCH_BLOCKS) * BLOCK_SIZE;
+    expect(model.row(edge - 1).run).not.toBeNull();
+    expect(model.row(edge).run).toBeNull();
+  });
+
+  it('keeps at most MAX_CACHED_BLOCKS, dropping the blocks farthest from the view', async () => {
+    const { model } = await loaded(100_000);
+    for (let first = 0; first < 99_000; first += 3_000) {
+      await model.show(first, first + 40);
+      await idle();
+    }
+    expect(model.cachedBlocks).toBeLessThanOrEqual(MAX_CACHED_BLOCKS);
+    expect(model.row(96_000).run?.run_name).toBe('run-96000');
+    expect(model.row(0).run).toBeNull(); // dropped: the farthest
+    // and read again when the view comes back
+    await model.show(0, 40);
+    expect(model.row(0).run?.run_name).toBe('run-0');
+  });
+
+  it('a store change does not prefetch again; a failed read is not retried in a loop', async () => {
+    const src = source(100_000);
+    let fail = false;
+    let calls = 0;
+    const flaky = {
+      count: src.count,
+      runs: (q: IRunsQuery) => {
+        calls++;
+        return fail ? Promise.reject(new Error('down')) : src.runs(q);
+      }
+    };
+    const model = new RunsModel(flaky);
+    model.experimentIds = ['1'];
+    await model.reset();
+    await idle();
+    const before = calls;
+    await model.refresh(2);
+    await idle();
+    expect(calls).toBe(before + 1); // the block in view
+    fail = true;
+    await model.refresh(3);
+    await idle();
+    await idle();
+    expect(calls).toBe(before + 2);
+    expect(model.readError).toBe('down');
+    expect(model.row(0).run?.run_name).toBe('run-0'); // the stale rows still draw
   });
 });

@@ -133,8 +133,9 @@ def keys_by_table(columns: Sequence[str] | None) -> dict[str, list[str]] | None:
     return out
 
 
-def _select_run_ids(query: RunQuery) -> tuple[str, list[Any]]:
-    """SQL selecting ``run_id`` of matching runs in order (no LIMIT), with its params."""
+def _select_run_ids(query: RunQuery, ordered: bool = True) -> tuple[str, list[Any]]:
+    """SQL selecting ``run_id`` of matching runs in order (no LIMIT), with its params;
+    ``ordered=False``: without the ORDER BY (for a count)."""
     experiment_ids, view_type = query.experiment_ids, query.view_type
     if not experiment_ids:
         raise InvalidParameter(
@@ -145,10 +146,20 @@ def _select_run_ids(query: RunQuery) -> tuple[str, list[Any]]:
     stage_sql, stage_params = view_type_clause(view_type, "r.lifecycle_stage")
     sql = (
         "SELECT r.run_id FROM store.runs r "
-        f"WHERE {in_list('r.experiment_id')} AND {stage_sql} AND ({where_sql}) "
-        f"ORDER BY {order_sql}"
+        f"WHERE {in_list('r.experiment_id')} AND {stage_sql} AND ({where_sql})"
     )
-    return sql, [list(experiment_ids), *stage_params, *where_params, *order_params]
+    params = [list(experiment_ids), *stage_params, *where_params]
+    if not ordered:
+        return sql, params
+    return f"{sql} ORDER BY {order_sql}", [*params, *order_params]
+
+
+def count_runs(q: Query, query: RunQuery) -> int:
+    """How many runs ``query`` matches (experiments, view type, filter; paging ignored):
+    one ``count(*)``, where a columnar search loaded every match (900 ms for half of
+    100,000 runs in the JupyterLab sidebar's filtered total)."""
+    sql, params = _select_run_ids(query, ordered=False)
+    return int(q(f"SELECT count(*) FROM ({sql}) s", params)[0][0])
 
 
 class OrderCache:

@@ -238,6 +238,10 @@ class DuckDBStore(DuckDBRegistry):
         with self.db.reader() as cur:
             return reads.search_runs_arrow(cur, query)
 
+    def count_runs(self, query: RunQuery) -> int:
+        with self.db.reader() as cur:
+            return reads.count_runs(lambda sql, p: cur.execute(sql, list(p)).fetchall(), query)
+
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
         self.run_state(run_id)
         with self.db.reader() as cur:

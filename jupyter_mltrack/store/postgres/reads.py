@@ -115,7 +115,9 @@ def _check_max_results(max_results: int | None) -> int:
     return max_results
 
 
-def _select_run_ids(query: RunQuery) -> tuple[str, list[Any]]:
+def _select_run_ids(query: RunQuery, ordered: bool = True) -> tuple[str, list[Any]]:
+    """SQL selecting ``run_id`` of matching runs in order (no LIMIT), with its params;
+    ``ordered=False``: without the ORDER BY (for a count)."""
     if not query.experiment_ids:
         raise InvalidParameter(
             "search_runs needs at least one experiment id or name; pass experiment_ids=[...]"
@@ -129,10 +131,18 @@ def _select_run_ids(query: RunQuery) -> tuple[str, list[Any]]:
     stage_sql, stage_params = view_type_clause(query.view_type, "r.lifecycle_stage")
     sql = (
         "SELECT r.run_id FROM store.runs r "
-        f"WHERE {in_list('r.experiment_id')} AND {stage_sql} AND ({where_sql}) "
-        f"ORDER BY {order_sql}"
+        f"WHERE {in_list('r.experiment_id')} AND {stage_sql} AND ({where_sql})"
     )
-    return sql, [list(query.experiment_ids), *stage_params, *where_params, *order_params]
+    params = [list(query.experiment_ids), *stage_params, *where_params]
+    if not ordered:
+        return sql, params
+    return f"{sql} ORDER BY {order_sql}", [*params, *order_params]
+
+
+def count_runs(con: Con, query: RunQuery) -> int:
+    """How many runs ``query`` matches (paging ignored): one ``count(*)``."""
+    sql, params = _select_run_ids(query, ordered=False)
+    return int(con.fetchall(f"SELECT count(*) FROM ({sql}) s", params)[0][0])
 
 
 def search_runs(con: Con, query: RunQuery) -> RunPage:

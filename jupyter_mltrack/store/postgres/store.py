@@ -214,6 +214,10 @@ class PostgresStore(PostgresRegistry):
         with self.db.reader() as con:
             return reads.search_runs_arrow(con, query)
 
+    def count_runs(self, query: RunQuery) -> int:
+        with self.db.reader() as con:
+            return reads.count_runs(con, query)
+
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
         self.run_state(run_id)
         with self.db.reader() as con:
