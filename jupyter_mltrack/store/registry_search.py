@@ -125,7 +125,8 @@ MODEL_VERSION_FIELDS = SearchSpec(
         "creation_timestamp": "v.creation_timestamp",
         "last_updated_timestamp": "v.last_updated_timestamp",
     },
-    default_order=(("name", True), ("version", False)),
+    # MLflow's store: most recently updated first, then by name and newest version
+    default_order=(("last_updated_timestamp", False), ("name", True), ("version", False)),
     tie_break=(("name", True), ("version", False)),
 )
 MODEL_VERSION_ORDER = MODEL_VERSION_FIELDS.order

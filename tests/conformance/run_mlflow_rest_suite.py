@@ -20,7 +20,9 @@ Tests are sorted before the run into *applicable* and *not applicable*: tracing,
 model stages and workspaces are other issues; white-box tests read MLflow's server internals
 (``handlers``, ``SqlAlchemyStore``, ``mock``, Flask). The applicable ones run; the script
 prints passed / failed / not applicable with the reason of each failure, and exits 0 (it is
-a report, like the benchmarks).
+a report, like the benchmarks). The failures are then run once more on MLflow's own server
+(MLflow's launchers untouched, its SQLite store; ``--no-baseline`` to skip): those failing
+there too are listed apart, since the mirror's tests may be older than the pinned client.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import ast
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -77,8 +80,12 @@ UI_ROUTES = re.compile(
 )
 #: Tests that assert the artifact locations of a server started without the proxy
 #: (``--default-artifact-root file://tmp`` and no ``--artifacts-destination``); mltrack
-#: server always proxies, as ``mlflow server --artifacts-destination`` does.
-UNPROXIED_ROOT = re.compile(r"artifact_location\.startswith\(path_to_local_file_uri")
+#: server always proxies, as ``mlflow server --artifacts-destination`` does (a run's
+#: ``artifact_uri`` is ``mlflow-artifacts:/...``, never the ``file://`` these tests cut up).
+UNPROXIED_ROOT = re.compile(
+    r"artifact_location\.startswith\(path_to_local_file_uri|"
+    r"artifact_uri\.startswith\(\"file://\"\)|artifact_uri\[len\(\"file://\"\)"
+)
 
 CONFTEST = '''
 """Written by jupyter-mltrack's runner: MLflow's server launchers start mltrack server."""
@@ -275,6 +282,65 @@ def checkout(mirror: Path, ref: str, dest: Path) -> str:
     return match.group(1) if match else "unknown"
 
 
+#: The baseline's conftest: MLflow's launchers stay MLflow's; only the ``db_uri`` fixture
+#: of MLflow's top-level conftest (not checked out) is given, as MLflow defines it.
+BASELINE_CONFTEST = '''
+"""Written by jupyter-mltrack's runner: MLflow's own server, for the baseline."""
+import shutil, tempfile
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def cached_db(tmp_path_factory):
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    tmp = tmp_path_factory.mktemp("sqlite_db")
+    SqlAlchemyStore(f"sqlite:///{tmp / 'mlflow.db'}", (tmp / "artifacts").as_uri()).engine.dispose()
+    return tmp / "mlflow.db"
+
+
+@pytest.fixture
+def db_uri(cached_db):
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
+        shutil.copy2(cached_db, Path(tmp) / "mlflow.db")
+        yield f"sqlite:///{Path(tmp) / 'mlflow.db'}"
+'''
+
+
+def run_pytest(dest: Path, targets: list[str], extra: list[str]) -> dict[str, tuple[str, str]]:
+    """Run pytest in ``dest``; ``node id -> (outcome, reason)`` from its JUnit report."""
+    junit = dest / "junit.xml"
+    cmd = [sys.executable, "-m", "pytest", *targets, "-q", "-rN", "--timeout=300"]
+    cmd += [f"--junitxml={junit}", "-W", "ignore", *extra]
+    env = {**os.environ, "PYTHONPATH": str(dest), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    subprocess.run(cmd, cwd=dest, env=env, check=False)
+    results: dict[str, tuple[str, str]] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        module = case.get("classname", "").replace(".", "/")
+        node = f"{module}.py::{case.get('name', '')}"
+        outcome, reason = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error"):
+                outcome, reason = "failed", (child.get("message") or "")[:300]
+            elif child.tag == "skipped":
+                outcome, reason = "skipped", (child.get("message") or "")[:200]
+        results[node] = (outcome, reason)
+    return results
+
+
+def baseline(dest: Path, nodes: list[str]) -> set[str]:
+    """The ``nodes`` that fail on MLflow's own server too (its launchers, its SQLite store)."""
+    own = dest / "mlflow-own"
+    shutil.rmtree(own, ignore_errors=True)
+    shutil.copytree(dest / "tests", own / "tests")
+    (own / "conftest.py").write_text(BASELINE_CONFTEST)
+    (own / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
+    results = run_pytest(own, nodes, [])
+    return {node for node, (outcome, _) in results.items() if outcome == "failed"}
+
+
 def classify(path: Path) -> dict[str, str]:
     """``test name -> reason`` for the tests that do not apply."""
     tree = ast.parse(path.read_text())
@@ -307,6 +373,12 @@ def main() -> int:
     parser.add_argument(
         "--only", action="append", default=[], help=f"one of {', '.join(TEST_MODULES)}"
     )
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="do not re-run the failures on MLflow's own server (its launchers, SQLite)",
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args, extra = parser.parse_known_args()  # pytest's own options after --
     args.pytest_args = [*args.pytest_args, *extra]
@@ -324,43 +396,29 @@ def main() -> int:
     for name in modules:
         skipped.update(classify(dest / "tests" / "tracking" / name))
     deselect = " or ".join(sorted(skipped))
-    junit = dest / "junit.xml"
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        *(f"tests/tracking/{m}" for m in modules),
-        "-q",
-        "-rN",
-        "--timeout=300",
-        f"--junitxml={junit}",
-        "-W",
-        "ignore",
-        *(["-k", f"not ({deselect})"] if deselect else []),
-        *args.pytest_args,
-    ]
-    env = {**os.environ, "PYTHONPATH": str(dest), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
-    subprocess.run(cmd, cwd=dest, env=env, check=False)
-    results: dict[str, tuple[str, str]] = {}
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        name = case.get("name", "")
-        outcome, reason = "passed", ""
-        for child in case:
-            if child.tag in ("failure", "error"):
-                outcome, reason = "failed", (child.get("message") or "")[:300]
-            elif child.tag == "skipped":
-                outcome, reason = "skipped", (child.get("message") or "")[:200]
-        results[name] = (outcome, reason)
+    results = run_pytest(
+        dest,
+        [f"tests/tracking/{m}" for m in modules],
+        [*(["-k", f"not ({deselect})"] if deselect else []), *args.pytest_args],
+    )
     counts = collections.Counter(o for o, _ in results.values())
-    print("\nfailed:")
-    for name, (outcome, reason) in sorted(results.items()):
-        if outcome == "failed":
-            print(f"  {name}: {reason}")
+    failed = sorted(node for node, (outcome, _) in results.items() if outcome == "failed")
+    also = baseline(dest, failed) if failed and args.baseline else set()
+    for title, group in (
+        ("failed", [n for n in failed if n not in also]),
+        (f"failed, and on MLflow {mlflow.__version__}'s own server too", sorted(also)),
+    ):
+        if group:
+            print(f"\n{title}:")
+        for node in group:
+            print(f"  {node.rpartition('::')[2]}: {results[node][1]}")
     reasons = collections.Counter(skipped.values())
     print("\nnot applicable:", ", ".join(f"{n} {r}" for r, n in reasons.items()))
     print(
-        f"\n{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped "
-        f"by MLflow's own marks, {len(skipped)} not applicable (checkout in {dest})"
+        f"\n{counts['passed']} passed, {counts['failed']} failed"
+        + (f" ({len(also)} of them fail on MLflow's own server too)" if args.baseline else "")
+        + f", {counts['skipped']} skipped by MLflow's own marks, {len(skipped)} not applicable "
+        f"(checkout in {dest})"
     )
     return 0
 

@@ -8,6 +8,8 @@ tests/unit/test_registry_core.py.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from jupyter_mltrack.entities import LoggedModel, ModelVersion, RegisteredModel
@@ -299,17 +301,19 @@ def test_search_model_versions(reg):
     run_a, run_b = _run(reg), _run(reg)
     reg.create_registered_model("a", {}, "")
     reg.create_registered_model("b", {}, "")
-    _version(reg, "a", "s3://a/1", run_a, tags={"ok": "y"})
-    _version(reg, "a", "s3://a/2", run_b)
+    for name, source, run in (("a", "s3://a/1", run_a), ("a", "s3://a/2", run_b)):
+        _version(reg, name, source, run, tags={"ok": "y"} if source == "s3://a/1" else {})
+        time.sleep(0.003)  # distinct update times: the default order is MLflow's, newest first
     _version(reg, "b", "s3://b/1", run_a)
 
     def found(text: str = "", **kw) -> list[tuple[str, str]]:
         page = reg.search_model_versions(RegistryQuery(text, **kw))
         return [(v.name, v.version) for v in page.items]
 
-    assert found() == [("a", "2"), ("a", "1"), ("b", "1")]
+    assert found() == [("b", "1"), ("a", "2"), ("a", "1")]
     assert found("name = 'a'") == [("a", "2"), ("a", "1")]
-    assert found(f"run_id = '{run_a}'") == [("a", "1"), ("b", "1")]
+    assert found(f"run_id = '{run_a}'") == [("b", "1"), ("a", "1")]
+    assert found(order_by=("name ASC",)) == [("a", "2"), ("a", "1"), ("b", "1")]
     assert found(f"run_id IN ('{run_b}', 'zzz')") == [("a", "2")]
     assert found("name = 'a' AND version_number > 1") == [("a", "2")]
     assert found("tags.ok = 'y'") == [("a", "1")]
@@ -318,7 +322,7 @@ def test_search_model_versions(reg):
     page = reg.search_model_versions(RegistryQuery("", 2))
     assert len(page.items) == 2 and page.next_page_token is not None
     rest = reg.search_model_versions(RegistryQuery("", 2, (), page.next_page_token))
-    assert [(v.name, v.version) for v in rest.items] == [("b", "1")]
+    assert [(v.name, v.version) for v in rest.items] == [("a", "1")]
 
 
 def test_every_store_implements_the_registry_protocol_with_its_signatures():
