@@ -5,13 +5,16 @@ stopped by PID) holds two databases, one per server. Each server runs with 1 and
 processes (``--workers``) on its database; rows, each with its ratio against MLflow in the
 same run:
 
-- ``ingest``: sustained points/s from 4 client processes: ours through our client (buffered
-  batches); MLflow's best case, ``log_batch`` of 1,000 metrics per request with the mlflow
-  client, against MLflow and against ours;
+- ``ingest``: sustained points/s from ``--clients`` (8) client processes: ours through our
+  client (buffered batches); MLflow's best case, ``log_batch`` of 1,000 metrics per request
+  with the mlflow client, against MLflow and against ours;
 - ``search``: ``search_runs`` per second from 4 client processes with the mlflow client (a
-  filter on a metric, ordered, ``--page`` results) over ``--runs`` runs; the runs are written
-  once before the servers start, straight into each database (ours with our client on the
-  ``postgresql://`` URI, MLflow's through its SQLAlchemy store), one ``log_batch`` per run.
+  filter on a metric, ordered, ``--page`` results) over ``--runs`` (100,000) runs; the runs
+  are written once before the servers start, straight into each database (ours with our
+  client on the ``postgresql://`` URI, MLflow's by bulk inserts through its table models,
+  ``bulk_seed.py``);
+- ``history``: ``get_metric_history`` of one run with ``--history`` (100,000) points, the
+  median of ``--repeat`` reads (the mlflow client against both, and our client).
 
 Usage::
 
@@ -37,6 +40,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent.parent / "tests"))
 
 import bench_server  # noqa: E402  (its server helpers, ingest workers and row format)
+from bulk_seed import seed_mlflow_runs, seed_mltrack_runs  # noqa: E402
 
 QUERY = ("metrics.m > 0.5", ["metrics.m DESC"])
 
@@ -82,31 +86,12 @@ def mlflow_server(uri: str, workers: int, base: Path) -> Iterator[str]:
 
 def seed(ours_uri: str, mlflow_uri: str, runs: int) -> dict[str, object]:
     """The search runs in each database (run in a child process); ids and seconds."""
-    from mlflow.entities import Metric, Param
-    from mlflow.tracking import MlflowClient
-
-    from jupyter_mltrack.tracking.client import TrackingClient
-
     out: dict[str, object] = {}
     t0 = time.perf_counter()
-    client = TrackingClient(ours_uri)
-    exp = client.create_experiment("search")
-    for i in range(runs):
-        rid = client.create_run(exp).info.run_id
-        client.log_param(rid, "i", str(i))
-        client.log_metric(rid, "m", (i % 1000) / 1000)
-    client.flush()
-    client.close()
+    exp = seed_mltrack_runs(ours_uri, runs, lambda i: (i % 1000) / 1000)
     out["ours"], out["ours_s"] = str(exp), time.perf_counter() - t0
     t0 = time.perf_counter()
-    mc = MlflowClient(mlflow_uri)
-    exp_m = mc.create_experiment("search")
-    now = int(time.time() * 1000)
-    for i in range(runs):
-        rid = mc.create_run(exp_m).info.run_id
-        mc.log_batch(
-            rid, metrics=[Metric("m", (i % 1000) / 1000, now, 0)], params=[Param("i", str(i))]
-        )
+    exp_m = seed_mlflow_runs(mlflow_uri, runs, lambda i: (i % 1000) / 1000)
     out["mlflow"], out["mlflow_s"] = str(exp_m), time.perf_counter() - t0
     return out
 
@@ -144,7 +129,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--search-worker", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--seed", nargs=3, help=argparse.SUPPRESS)
-    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=8, help="ingest client processes")
+    parser.add_argument("--history", type=int, default=100_000, help="points, 0 to skip")
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--page", type=int, default=100, help="results per search")
     parser.add_argument("--ingest-points", type=int, default=100_000, help="per ours client")
     parser.add_argument("--mlflow-ingest-points", type=int, default=20_000, help="per client")
@@ -188,19 +176,31 @@ def main() -> int:
                     mltrack_server(ours_uri, workers, base) as ours,
                     mlflow_server(mlflow_uri, workers, base) as theirs,
                 ):
-                    o = bench_server.ingest("ours", ours, args.ingest_points)
-                    m = bench_server.ingest("mlflow", theirs, args.mlflow_ingest_points)
-                    mo = bench_server.ingest("mlflow", ours, args.mlflow_ingest_points)
+                    n = args.clients
+                    o = bench_server.ingest("ours", ours, args.ingest_points, n)
+                    m = bench_server.ingest("mlflow", theirs, args.mlflow_ingest_points, n)
+                    mo = bench_server.ingest("mlflow", ours, args.mlflow_ingest_points, n)
                     so = search(ours, str(seeded["ours"]), args.seconds, args.page)
                     sm = search(theirs, str(seeded["mlflow"]), args.seconds, args.page)
                     w = f"{workers} process{'es' if workers > 1 else ''}"
                     pts = "points/s"
                     label = f"search_runs ({args.runs:,} runs, {args.page}/page), {w}"
+                    row = bench_server._row
                     new = [
-                        bench_server._row(f"ingest, {w}, our client / mlflow", o, m, pts, True),
-                        bench_server._row(f"ingest, {w}, mlflow client", mo, m, pts, True),
-                        bench_server._row(label, so, sm, "searches/s", True),
+                        row(f"ingest, {w}, {n} clients, our client", o, m, pts, True),
+                        row(f"ingest, {w}, {n} clients, mlflow client", mo, m, pts, True),
+                        row(label, so, sm, "searches/s", True),
                     ]
+                    if args.history:
+                        h = bench_server.part_history(ours, theirs, args.history, args.repeat)
+                        what = f"metric history ({args.history:,} points), {w}"
+                        ms = {k: v * 1000 for k, v in h.items()}
+                        new += [
+                            row(f"{what}, our client", ms["ours/ours"], ms["mlflow/mlflow"],
+                                "ms", False),
+                            row(f"{what}, mlflow client", ms["mlflow/ours"], ms["mlflow/mlflow"],
+                                "ms", False),
+                        ]  # fmt: skip
                     lines += new
                     print(*new, sep="\n", flush=True)
     finally:

@@ -9,8 +9,8 @@ Both servers run as real processes on 127.0.0.1 on this machine. Rows:
   MLflow's best case, ``log_batch`` of 1,000 metrics per request (the mlflow client) against
   MLflow and against ours;
 - ``search_runs`` over ``--runs`` runs (a filter on a metric, ordered, 1,000 results); the
-  runs are written before the servers start, straight into each store (ours in direct
-  mode, MLflow's through its SQLite store), so 10,000 of them take a minute, not an hour;
+  runs are written before the servers start by bulk inserts into each store's tables
+  (``bulk_seed.py``), so 10,000 of them take seconds;
 - ``history``: ``get_metric_history`` of one run with ``--history`` points;
 - ``artifacts``: upload and download of a ``--artifact-mb`` file through each server's
   ``mlflow-artifacts`` proxy with the mlflow client, and with our client through ours.
@@ -41,6 +41,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
+
+from bulk_seed import seed_mlflow_runs, seed_mltrack_runs  # noqa: E402
 
 
 # ------------------------------------------------------------------ servers
@@ -201,41 +204,26 @@ def part_log_metric(ours: str, mlflow: str, n_ours: int, n_mlflow: int) -> dict[
 
 def seed_search(base: Path, runs: int) -> tuple[str, str, dict[str, float]]:
     """``runs`` runs with a param and a metric in a new experiment of each store, written
-    before the servers start: ours straight into the DuckDB file with our client in direct
-    mode, MLflow's through its SQLite store with its client (one ``log_batch`` per run).
+    before the servers start, by bulk inserts into each store's tables (``bulk_seed.py``: ours
+    into the DuckDB file, MLflow's into its SQLite file; either client's one ``log_batch`` per
+    run would take longer than the search).
     Returns both experiment ids and the seconds each took (not a figure of the benchmark:
     going through HTTP one run at a time would take longer than the search it prepares)."""
-    from mlflow.entities import Metric, Param
-    from mlflow.tracking import MlflowClient
-
     seconds: dict[str, float] = {}
     (base / "mltrack").mkdir(exist_ok=True)
     (base / "mlflow").mkdir(exist_ok=True)
     t0 = time.perf_counter()
-    os.environ["MLTRACK_STORE_MODE"] = "direct"
-    try:
-        client = _ours(f"duckdb://{base / 'mltrack' / 'store.duckdb'}")
-        exp_ours = client.create_experiment("search")
-        for i in range(runs):
-            rid = client.create_run(exp_ours).info.run_id
-            client.log_param(rid, "i", str(i))
-            client.log_metric(rid, "m", (i % 1000) / 1000)
-        client.flush()
-        client.close()
-    finally:
-        del os.environ["MLTRACK_STORE_MODE"]
+    exp_ours = seed_mltrack_runs(
+        f"duckdb://{base / 'mltrack' / 'store.duckdb'}", runs, lambda i: (i % 1000) / 1000
+    )
     seconds["ours"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    mc = MlflowClient(f"sqlite:///{base / 'mlflow' / 'mlflow.db'}")
-    exp_mlflow = mc.create_experiment(
-        "search", artifact_location=(base / "mlflow" / "artifacts").as_uri()
+    exp_mlflow = seed_mlflow_runs(
+        f"sqlite:///{base / 'mlflow' / 'mlflow.db'}",
+        runs,
+        lambda i: (i % 1000) / 1000,
+        artifact_location=(base / "mlflow" / "artifacts").as_uri(),
     )
-    now = int(time.time() * 1000)
-    for i in range(runs):
-        rid = mc.create_run(exp_mlflow).info.run_id
-        mc.log_batch(
-            rid, metrics=[Metric("m", (i % 1000) / 1000, now, 0)], params=[Param("i", str(i))]
-        )
     seconds["mlflow"] = time.perf_counter() - t0
     return str(exp_ours), str(exp_mlflow), seconds
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 from ..config import normalize_uri
 from ..errors import InvalidParameter, InvalidState
 
-__all__ = ["CopyReport", "copy_store", "open_direct", "upgrade"]
+__all__ = ["CopyReport", "append_rows", "copy_store", "open_direct", "upgrade"]
 
 Progress = Callable[[str], None]
 CHUNK_ROWS = 100_000
@@ -217,7 +217,11 @@ def _read_chunks(store: Any, table: str, columns: tuple[str, ...]) -> Iterator[p
             yield pa.table({c: pa.array(v) for c, v in zip(columns, cols, strict=True)})
 
 
-def _write(store: Any, table: str, chunk: pa.Table) -> None:
+def append_rows(store: Any, table: str, chunk: pa.Table) -> None:
+    """Append ``chunk`` (columns of ``_TABLES``) to ``table`` of an open direct store, as a copy
+    does: in one transaction, without the checks of the store's own writes (the rows come
+    from another store, or from a benchmark's bulk seeding). Metrics rows keep a DuckDB
+    store's latest metrics; a PostgreSQL store's ``latest_metrics`` is a table of its own."""
     if hasattr(store, "path"):  # DuckDB
         from .arrow import conform_metric_table
         from .duckdb.dialect import registered
@@ -314,7 +318,7 @@ def copy_store(
                     chunk = _relocate(chunk, "artifact_uri", moves)
                 if moves and table == "logged_models":
                     chunk = _relocate(chunk, "artifact_location", moves)
-                _write(dest, table, chunk)
+                append_rows(dest, table, chunk)
                 done += chunk.num_rows
                 progress(f"{table}: {done:,} rows")
             report[table] = done
