@@ -405,7 +405,7 @@ export class RunsModel {
         this.query(block * BLOCK_SIZE, blocks.length * BLOCK_SIZE)
       );
     } catch (reason) {
-      this._settled(false);
+      this._settled(generation !== this._generation);
       if (generation !== this._generation) {
         return;
       }
@@ -422,7 +422,7 @@ export class RunsModel {
       return;
     }
     this._latency = 0.7 * this._latency + 0.3 * (performance.now() - started);
-    this._settled(generation === this._generation);
+    this._settled(true);
     if (generation !== this._generation) {
       return; // a newer query started meanwhile
     }
@@ -452,8 +452,9 @@ export class RunsModel {
     this._changed.emit();
   }
 
-  /** A read ended; `ok`: it succeeded for the current query, so the next read may follow
-   * at once (what a full pipeline deferred, or the next prefetch). A failed read is not
+  /** A read ended; `ok`: it succeeded, or was of an older query, so the next read may
+   * follow at once (what a full pipeline deferred, or the next prefetch: the last read to
+   * end starts it, whichever query it was of). A failed read of the current query is not
    * retried from here (the next scroll or refresh asks again). */
   private _settled(ok: boolean): void {
     this._inFlight--;

@@ -326,6 +326,39 @@ describe('RunsModel page cache and prefetch', () => {
     );
   });
 
+  it('prefetches for a new query once a read of the old one ends', async () => {
+    const src = source(100_000);
+    const pending: (() => void)[] = [];
+    const held = {
+      count: src.count,
+      runs: (q: IRunsQuery) =>
+        new Promise<IRunsPage>(resolve => {
+          pending.push(() => void src.runs(q).then(resolve));
+        })
+    };
+    const model = new RunsModel(held);
+    model.experimentIds = ['1'];
+    void model.reset();
+    pending.shift()!(); // block 0
+    await idle();
+    expect(pending).toHaveLength(1); // the prefetch of the old query, held
+    model.filter = "params.a = '1'";
+    void model.reset(); // a new query while the old prefetch is out
+    expect(pending).toHaveLength(2);
+    pending.pop()!(); // the new query's block 0 answers first
+    await idle();
+    expect(pending).toHaveLength(1);
+    pending.shift()!(); // then the old prefetch: its end starts the new prefetch
+    await idle();
+    expect(pending).toHaveLength(1);
+    pending.shift()!();
+    await idle();
+    expect(src.asked.at(-1)).toMatchObject({
+      filter: "params.a = '1'",
+      offset: BLOCK_SIZE
+    });
+  });
+
   it('shows placeholders only for blocks not read', async () => {
     const { model } = await loaded(100_000);
     await idle();
