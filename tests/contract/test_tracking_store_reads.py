@@ -98,6 +98,37 @@ def test_search_runs_order_by_and_paging(store):
         store.search_runs(RunQuery(("0",), "", "ACTIVE_ONLY", 2, tuple(order), "garbage"))
 
 
+def test_order_by_several_keys_with_nan_and_missing_values(store):
+    """Missing values sort last both ways, a metric's NaN after the numbers both ways (as in
+    MLflow), a second key (a param) breaks ties, and a filter on the ordered key narrows;
+    the same on every backend (PostgreSQL reads order keys by joins, DuckDB by subqueries)."""
+    runs = {}
+    for name, loss, opt in [
+        ("a", 0.5, "sgd"),
+        ("b", math.nan, "adam"),
+        ("c", None, "sgd"),
+        ("d", 0.2, "adam"),
+        ("e", 0.5, "adam"),
+        ("f", None, None),
+    ]:
+        run_id = store.create_run("0", name, 1_000, "alice", {}, None).info.run_id
+        store.log_batch(
+            [(run_id, "loss", loss, 5, 0)] if loss is not None else [],
+            [(run_id, "opt", opt)] if opt is not None else [],
+            [],
+        )
+        runs[run_id] = name
+
+    def names(order: tuple[str, ...], filter_string: str = "") -> str:
+        page = store.search_runs(RunQuery(("0",), filter_string, "ACTIVE_ONLY", 100, order))
+        return "".join(runs[r.info.run_id] for r in page.runs)
+
+    assert names(("metrics.loss DESC", "params.opt ASC")) == "eadbcf"
+    assert names(("metrics.loss ASC", "params.opt DESC")) == "daebcf"
+    assert names(("params.opt DESC", "metrics.loss DESC")) == "acedbf"
+    assert names(("metrics.loss DESC", "params.opt ASC"), "metrics.loss < 1") == "ead"
+
+
 def test_search_runs_view_type_and_bad_arguments(store):
     ids = seed_runs(store, 3)
     store.delete_run(ids[0])

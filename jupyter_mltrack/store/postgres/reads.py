@@ -25,7 +25,7 @@ from ..duckdb.reads import keys_by_table, view_type_clause
 from ..search import (
     POSTGRES,
     compile_filter,
-    compile_order_by,
+    compile_order_joins,
     decode_page_token,
     encode_page_token,
     parse_filter,
@@ -125,18 +125,16 @@ def _select_run_ids(query: RunQuery, ordered: bool = True) -> tuple[str, list[An
     where_sql, where_params = compile_filter(
         parse_filter(query.filter_string), run_alias="r", dialect=POSTGRES
     )
-    order_sql, order_params = compile_order_by(
-        parse_order_by(list(query.order_by)), run_alias="r", dialect=POSTGRES
-    )
     stage_sql, stage_params = view_type_clause(query.view_type, "r.lifecycle_stage")
-    sql = (
-        "SELECT r.run_id FROM store.runs r "
-        f"WHERE {in_list('r.experiment_id')} AND {stage_sql} AND ({where_sql})"
-    )
+    where = f"WHERE {in_list('r.experiment_id')} AND {stage_sql} AND ({where_sql})"
     params = [list(query.experiment_ids), *stage_params, *where_params]
     if not ordered:
-        return sql, params
-    return f"{sql} ORDER BY {order_sql}", [*params, *order_params]
+        return f"SELECT r.run_id FROM store.runs r {where}", params
+    joins, order_sql, order_params = compile_order_joins(
+        parse_order_by(list(query.order_by)), run_alias="r", dialect=POSTGRES
+    )
+    sql = f"SELECT r.run_id FROM store.runs r {joins} {where} ORDER BY {order_sql}"
+    return sql, [*order_params, *params]
 
 
 def count_runs(con: Con, query: RunQuery) -> int:
