@@ -34,6 +34,10 @@ export const STOPPED_MS = 1000;
  * 6,000 rows before the first read-ahead answers on 2 busy cores). Only blocks never
  * read: after a store change the stale ones still draw and are re-read in view. */
 export const PREFETCH_BLOCKS = 60;
+/** Most blocks one prefetch read asks for (5,000 rows, the server's largest page): the
+ * first prefetch after a new view answers in one read what a scroll starting at once
+ * reaches first. */
+export const PREFETCH_READ_BLOCKS = 50;
 /** Most blocks kept (40,000 rows); past it the blocks farthest from the view are dropped
  * (and read again if the view comes back). */
 export const MAX_CACHED_BLOCKS = 400;
@@ -183,7 +187,13 @@ export class RunsModel {
       this._inFlight === 0 &&
       visible.every(block => this._fresh.has(block))
     ) {
-      wanted = this._neighbours(visible[0] ?? 0, visible.at(-1) ?? 0);
+      const prefetch = this._neighbours(visible[0] ?? 0, visible.at(-1) ?? 0);
+      await Promise.all(
+        this._groups(prefetch, PREFETCH_READ_BLOCKS).map(g =>
+          this._load(g[0], g.length)
+        )
+      );
+      return;
     }
     await Promise.all(
       this._groups(wanted).map(g => this._load(g[0], g.length))
@@ -209,7 +219,7 @@ export class RunsModel {
         k => !this._blocks.has(k) && !this._fresh.has(k)
       );
       if (missing.length > 0) {
-        return missing.slice(0, MAX_READ_BLOCKS);
+        return missing.slice(0, PREFETCH_READ_BLOCKS);
       }
     }
     return [];
@@ -229,7 +239,7 @@ export class RunsModel {
 
   /** The blocks not read at this version, as runs of consecutive blocks (each one read),
    * in the order wanted. */
-  private _groups(blocks: number[]): number[][] {
+  private _groups(blocks: number[], most = MAX_READ_BLOCKS): number[][] {
     const groups: number[][] = [];
     const seen = new Set<number>();
     for (const block of blocks) {
@@ -238,9 +248,9 @@ export class RunsModel {
       }
       seen.add(block);
       const g = groups.at(-1);
-      if (g && block === g[g.length - 1] + 1 && g.length < MAX_READ_BLOCKS) {
+      if (g && block === g[g.length - 1] + 1 && g.length < most) {
         g.push(block);
-      } else if (g && block === g[0] - 1 && g.length < MAX_READ_BLOCKS) {
+      } else if (g && block === g[0] - 1 && g.length < most) {
         g.unshift(block);
       } else {
         groups.push([block]);
