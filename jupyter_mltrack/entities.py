@@ -20,6 +20,8 @@ __all__ = [
     "FileInfo",
     "LifecycleStage",
     "LoggedModel",
+    "LoggedModelInput",
+    "LoggedModelOutput",
     "LoggedModelStatus",
     "Metric",
     "MetricHistory",
@@ -223,15 +225,32 @@ class DatasetInput:
 
 
 @dataclass(frozen=True, slots=True)
+class LoggedModelInput:
+    """A logged model a run used (MLflow's ``LoggedModelInput``)."""
+
+    model_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedModelOutput:
+    """A logged model a run produced, at ``step`` (MLflow's ``LoggedModelOutput``)."""
+
+    model_id: str
+    step: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RunInputs:
     dataset_inputs: list[DatasetInput] = field(default_factory=list)
+    model_inputs: list[LoggedModelInput] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class RunOutputs:
-    """What a run produced; ``model_outputs`` stays empty until logged models land."""
+    """What a run produced: the logged models recorded as its outputs, and those whose
+    ``source_run_id`` it is (at step 0) when no output row names them."""
 
-    model_outputs: list[Any] = field(default_factory=list)
+    model_outputs: list[LoggedModelOutput] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +258,7 @@ class Run:
     info: RunInfo
     data: RunData
     inputs: RunInputs = field(default_factory=RunInputs)
-
-    @property
-    def outputs(self) -> RunOutputs:
-        return RunOutputs()
+    outputs: RunOutputs = field(default_factory=RunOutputs)
 
     # MLflow's Run keeps its parts in ``_info``/``_data``/``_inputs``/``_outputs``, and
     # MLflow's own examples read them (``run._info.run_id``); these aliases keep such code

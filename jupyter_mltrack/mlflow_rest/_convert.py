@@ -100,10 +100,7 @@ def dataset_json(ds: Dataset) -> dict[str, Any]:
 
 
 def run_json(
-    run: Run,
-    prefix: str,
-    latest: dict[str, tuple[int, int]] | None = None,
-    outputs: list[dict[str, Any]] | None = None,
+    run: Run, prefix: str, latest: dict[str, tuple[int, int]] | None = None
 ) -> dict[str, Any]:
     """A run; ``latest`` maps metric keys to ``(timestamp_ms, step)`` of the latest point."""
     latest = latest or {}
@@ -125,9 +122,13 @@ def run_json(
                 {"tags": kv_list(d.tags), "dataset": dataset_json(d.dataset)}
                 for d in run.inputs.dataset_inputs
             ],
-            "model_inputs": [],
+            "model_inputs": [{"model_id": m.model_id} for m in run.inputs.model_inputs],
         },
-        "outputs": {"model_outputs": outputs or []},
+        "outputs": {
+            "model_outputs": [
+                {"model_id": m.model_id, "step": m.step} for m in run.outputs.model_outputs
+            ]
+        },
     }
 
 

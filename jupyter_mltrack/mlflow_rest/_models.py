@@ -7,9 +7,10 @@ output of the run; ``load_model("models:/<id>")`` reads it back, and
 
 The models live in the store's logged-model table, reached through the validating core
 (``create_logged_model``, ``search_logged_models``, ...); a model's metrics are the points
-logged with its ``model_id``. A run's ``outputs.model_outputs`` are the logged models whose
-``source_run_id`` is that run (what ``log_model`` records); ``runs/outputs`` checks the run
-and the models and records nothing more (docs/mlflow-compat.md). With ``--auth`` a logged
+logged with its ``model_id``. ``runs/outputs`` and the ``models`` of ``runs/log-inputs``
+record links of the run to logged models (``TrackingCore.log_model_links``, the store's
+``run_model_links``); a run's ``outputs.model_outputs`` also list the models whose
+``source_run_id`` it is, at step 0, when no link names them. With ``--auth`` a logged
 model has its experiment's permission, and one the caller may not read answers as a
 missing one (the guarded store checks it).
 """
@@ -20,12 +21,12 @@ from typing import Any
 
 from ..artifacts import get_artifact_repository
 from ..entities import LoggedModel, LoggedModelStatus
-from ..errors import InvalidParameter, NotFound
+from ..errors import NotFound
 from ..tracking.core import TrackingCore
 from ._base import Message, MlflowHandler, require_active_experiment
 from ._convert import file_info_json, float_json, kv_list, proxied_uri
 
-__all__ = ["MODEL_ROUTES", "model_json", "run_outputs_many"]
+__all__ = ["MODEL_ROUTES", "model_json"]
 
 #: MLflow's ``LoggedModelStatus`` proto names and numbers; ours are the bare names.
 STATUSES = {
@@ -77,23 +78,6 @@ def model_json(model: LoggedModel, prefix: str) -> dict[str, Any]:
             point["dataset_digest"] = m.dataset_digest
         metrics.append(point)
     return {"info": info, "data": {"params": kv_list(dict(model.params)), "metrics": metrics}}
-
-
-def run_outputs_many(core: TrackingCore, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """``outputs.model_outputs`` of each run: its logged models (one search for a page)."""
-    out: dict[str, list[dict[str, Any]]] = {r: [] for r in run_ids}
-    ids = [r for r in run_ids if r.isalnum()]  # run ids are hex; anything else has none
-    if not ids:
-        return out
-    listed = ", ".join(f"'{r}'" for r in ids)
-    try:
-        models = core.search_logged_models(filter_string=f"source_run_id IN ({listed})")
-    except InvalidParameter:
-        return out
-    for model in models:
-        if model.source_run_id in out:
-            out[model.source_run_id].append({"model_id": model.model_id, "step": 0})
-    return out
 
 
 def _status(value: Any) -> str:

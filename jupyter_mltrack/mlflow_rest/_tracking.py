@@ -28,7 +28,6 @@ from ._convert import (
     run_json,
 )
 from ._filters import filter_experiments
-from ._models import run_outputs_many
 
 __all__ = ["TRACKING_ROUTES"]
 
@@ -109,17 +108,10 @@ class Base(MlflowHandler):
         return self.ctx.artifacts_prefix
 
     def run_body(
-        self,
-        core: TrackingCore,
-        run: Run,
-        latest: dict[str, tuple[int, int]] | None = None,
-        outputs: list[dict[str, Any]] | None = None,
+        self, core: TrackingCore, run: Run, latest: dict[str, tuple[int, int]] | None = None
     ) -> dict[str, Any]:
-        run_id = run.info.run_id
-        if outputs is None:
-            outputs = run_outputs_many(core, [run_id])[run_id]
         points = latest_points(core, run) if latest is None else latest
-        return run_json(run, self.prefix, points, outputs)
+        return run_json(run, self.prefix, points)
 
 
 def latest_points_many(
@@ -475,14 +467,17 @@ class LogInputs(Base):
         items = msg.objects("datasets")
         _batch_limit("datasets", MAX_DATASETS_PER_BATCH, len(items))
         datasets = [_dataset_input(item) for item in items]
-        for model in msg.objects("models"):  # accepted, not recorded (docs/mlflow-compat.md)
-            Message(model, None).string("model_id", required=True)
+        models = [
+            ("input", Message(item, None, f"models[{i}].").string("model_id", required=True), 0)
+            for i, item in enumerate(msg.objects("models"))
+        ]
 
         def log(c: TrackingCore) -> None:
             if datasets:
                 c.log_inputs(run_id, datasets)
             else:
                 c.check_writable(run_id)
+            c.log_model_links(run_id, models)
 
         await self.answer(log)
 
@@ -510,21 +505,11 @@ class LogOutputs(Base):
         msg = self.message()
         run_id = _run_id(msg)
         outputs = []
-        for item in msg.objects("models"):
-            entry = Message(item, None)
-            outputs.append(
-                {
-                    "model_id": entry.string("model_id", required=True),
-                    "step": entry.integer("step", default=0),
-                }
-            )
-
-        def log_outputs(c: TrackingCore) -> None:
-            c.check_writable(run_id)
-            for item in outputs:  # each must exist (and be readable by the caller)
-                c.get_logged_model(item["model_id"])
-
-        await self.answer(log_outputs)
+        for i, item in enumerate(msg.objects("models")):
+            entry = Message(item, None, f"models[{i}].")
+            model_id = entry.string("model_id", required=True)
+            outputs.append(("output", model_id, entry.integer("step", default=0)))
+        await self.answer(lambda c: c.log_model_links(run_id, outputs))
 
 
 class LogModel(Base):
@@ -568,12 +553,8 @@ class SearchRuns(Base):
             query = RunQuery(tuple(exp_ids), filter_string, view, limit, tuple(order_by), token)
             page = c.search_page(query)
             latest = latest_points_many(c, page.runs)  # one query, not one per run
-            outputs = run_outputs_many(c, [r.info.run_id for r in page.runs])
             body: dict[str, Any] = {
-                "runs": [
-                    self.run_body(c, r, latest[r.info.run_id], outputs[r.info.run_id])
-                    for r in page.runs
-                ]
+                "runs": [self.run_body(c, r, latest[r.info.run_id]) for r in page.runs]
             }
             if page.next_page_token:
                 body["next_page_token"] = page.next_page_token

@@ -92,6 +92,14 @@ class LoggedModelParamsHandler(ApiHandler):
         await self.done(lambda c: c.log_model_params(model_id, params))
 
 
+class RunModelLinksHandler(ApiHandler):
+    """``POST /runs/<id>/model-links``: ``{"links": [[direction, model_id, step], ...]}``."""
+
+    async def post(self, run_id: str) -> None:
+        links = get_field(self.json_body(), "links", list)
+        await self.done(lambda c: c.log_model_links(run_id, links))
+
+
 class RegisteredModelsHandler(ApiHandler):
     async def post(self) -> None:
         body = self.json_body()
@@ -239,6 +247,7 @@ REGISTRY_ROUTES: list[tuple[str, type[ApiHandler]]] = [
     (rf"/logged-models/{_SEG}/tags", LoggedModelTagsHandler),
     (rf"/logged-models/{_SEG}/tags/(.+)", LoggedModelTagHandler),
     (rf"/logged-models/{_SEG}/params", LoggedModelParamsHandler),
+    (rf"/runs/{_SEG}/model-links", RunModelLinksHandler),
     (r"/registered-models", RegisteredModelsHandler),
     (r"/model-versions", ModelVersionSearchHandler),
     (rf"/registered-models/{_SEG}", RegisteredModelHandler),

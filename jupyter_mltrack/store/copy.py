@@ -105,6 +105,7 @@ _TABLES: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("logged_model_tags", ("model_id", "key", "value")),
     ("logged_model_params", ("model_id", "key", "value")),
+    ("run_model_links", ("run_id", "model_id", "direction", "step")),  # migration 6
     (
         "registered_models",
         ("name", "creation_timestamp", "last_updated_timestamp", "description", "next_version"),

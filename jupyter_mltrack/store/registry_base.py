@@ -10,14 +10,27 @@ Searches return a :class:`ModelPage`: the items and the token of the next page.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ..entities import LoggedModel, ModelVersion, RegisteredModel
 
-__all__ = ["LoggedModelQuery", "ModelPage", "RegistryQuery", "RegistryStore", "has_registry"]
+__all__ = [
+    "LoggedModelQuery",
+    "ModelLink",
+    "ModelPage",
+    "RegistryQuery",
+    "RegistryStore",
+    "has_registry",
+]
 
 T = TypeVar("T")
+
+#: A run's link to a logged model: ``(direction, model_id, step)``, direction ``"input"``
+#: (MLflow's ``log_inputs(models=...)``, step 0) or ``"output"`` (``log_outputs``).
+ModelLink = tuple[str, str, int]
+MODEL_LINK_DIRECTIONS = ("input", "output")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +89,10 @@ class RegistryStore(Protocol):
     def delete_logged_model_tag(self, model_id: str, key: str) -> None: ...
     def log_model_params(self, model_id: str, params: dict[str, str]) -> None: ...
     def delete_logged_model(self, model_id: str) -> None: ...
+    def log_model_links(self, run_id: str, links: Sequence[ModelLink]) -> None:
+        """Record logged models a run used or produced (:data:`ModelLink`); a missing run
+        raises ``RunNotFound``, a missing model ``NotFound``."""
+        ...
 
     # registered models
     def create_registered_model(

@@ -34,7 +34,7 @@ from ..errors import (
     ParamOverwrite,
     RunNotFound,
 )
-from .registry_base import LoggedModelQuery, ModelPage, RegistryQuery
+from .registry_base import LoggedModelQuery, ModelLink, ModelPage, RegistryQuery
 from .registry_cache import (
     Getter,
     RegistryCache,
@@ -358,6 +358,25 @@ class SqlRegistry:
                 raise _no_logged_model(model_id)
             q("DELETE FROM store.logged_model_tags WHERE model_id = ?", [model_id])
             q("DELETE FROM store.logged_model_params WHERE model_id = ?", [model_id])
+            q("DELETE FROM store.run_model_links WHERE model_id = ?", [model_id])
+
+    def log_model_links(self, run_id: str, links: Sequence[ModelLink]) -> None:
+        """Record ``(direction, model_id, step)`` links of a run to logged models, in one
+        transaction; a link already recorded is kept once. ``RunNotFound`` / ``NotFound``
+        when the run or a model does not exist."""
+        with self._reg_writer() as q:
+            if not q("SELECT 1 FROM store.runs WHERE run_id = ?", [run_id]):
+                raise RunNotFound(
+                    f"No run with id {run_id!r}; find run ids with mt.search_runs() or "
+                    "`mltrack runs list`."
+                )
+            for direction, model_id, step in links:
+                self._require_logged_model(q, model_id)
+                q(
+                    "INSERT INTO store.run_model_links (run_id, model_id, direction, step) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [run_id, model_id, direction, step],
+                )
 
     def _logged_models(self, q: Q, ids: Sequence[str]) -> list[LoggedModel]:
         """The logged models ``ids`` (in that order; missing ones left out)."""

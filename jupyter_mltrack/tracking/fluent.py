@@ -129,7 +129,7 @@ class ActiveRun(Run):
     max_items: int
 
     def __init__(self, run: Run, client: TrackingClient) -> None:
-        super().__init__(run.info, run.data, run.inputs)
+        super().__init__(run.info, run.data, run.inputs, run.outputs)
         self.client = client
         self.run_id = run.info.run_id
         self.monitor = None
@@ -153,7 +153,7 @@ class ActiveRun(Run):
         try:
             run = self.client.get_run(self.run_id)
         except MltrackError:  # the store is gone: show the snapshot rather than fail
-            run = Run(self.info, self.data, self.inputs)
+            run = Run(self.info, self.data, self.inputs, self.outputs)
         return run._repr_mimebundle_(include, exclude)
 
     def __enter__(self) -> ActiveRun:

@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from ..entities import LoggedModel, LoggedModelStatus, ModelVersion, RegisteredModel
 from ..errors import InvalidParameter, InvalidState, MltrackError, NotFound
 from ..settings import MAX_RESULTS_PAGE
-from ..store.registry_base import LoggedModelQuery, ModelPage, RegistryQuery, RegistryStore
+from ..store.registry_base import (
+    MODEL_LINK_DIRECTIONS,
+    LoggedModelQuery,
+    ModelLink,
+    ModelPage,
+    RegistryQuery,
+    RegistryStore,
+)
 from .validation import validate_key, validate_param_value, validate_tag_value
 
 if TYPE_CHECKING:
@@ -124,6 +131,9 @@ class RegistryMethods:
     """Mixin of :class:`~.core.TrackingCore`: needs ``self.store``."""
 
     store: TrackingStore
+
+    def check_writable(self, run_id: str) -> str:  # pragma: no cover - TrackingCore's
+        raise NotImplementedError
 
     def _registry(self) -> RegistryStore:
         store: Any = self.store
@@ -222,6 +232,29 @@ class RegistryMethods:
 
     def delete_logged_model(self, model_id: str) -> None:
         self._registry().delete_logged_model(_model_id(model_id))
+
+    def log_model_links(self, run_id: str, links: Iterable[Any]) -> None:
+        """Record logged models as inputs or outputs of a run: ``(direction, model_id,
+        step)`` items, direction ``"input"`` (step 0) or ``"output"`` (MLflow's
+        ``log_inputs(models=...)`` and ``log_outputs``). The run must exist and not be
+        deleted, each model must exist (``NotFound``)."""
+        checked: list[ModelLink] = []
+        for i, link in enumerate(links):
+            if not (isinstance(link, (list, tuple)) and len(link) == 3):
+                raise InvalidParameter(
+                    f"Model link {i} must be (direction, model_id, step), got {link!r}."
+                )
+            direction, model_id, step = link
+            if direction not in MODEL_LINK_DIRECTIONS:
+                raise InvalidParameter(
+                    f"Model link {i}: direction must be 'input' or 'output', got {direction!r}."
+                )
+            if isinstance(step, bool) or not isinstance(step, int):
+                raise InvalidParameter(f"Model link {i}: step must be an integer, got {step!r}.")
+            checked.append((direction, _model_id(model_id), 0 if direction == "input" else step))
+        self.check_writable(run_id)
+        if checked:
+            self._registry().log_model_links(run_id, checked)
 
     # -------------------------------------------------------- registered models
     def create_registered_model(

@@ -12,7 +12,13 @@ import time
 
 import pytest
 
-from jupyter_mltrack.entities import LoggedModel, ModelVersion, RegisteredModel
+from jupyter_mltrack.entities import (
+    LoggedModel,
+    LoggedModelInput,
+    LoggedModelOutput,
+    ModelVersion,
+    RegisteredModel,
+)
 from jupyter_mltrack.errors import (
     AlreadyExists,
     ExperimentNotFound,
@@ -22,6 +28,7 @@ from jupyter_mltrack.errors import (
     ParamOverwrite,
     RunNotFound,
 )
+from jupyter_mltrack.store.base import RunQuery
 from jupyter_mltrack.store.registry_base import LoggedModelQuery, RegistryQuery, RegistryStore
 
 
@@ -85,6 +92,43 @@ def test_logged_model_refuses_missing_experiment_and_run(reg):
         reg.create_logged_model("0", "m", "nope", {}, {}, None)
     with pytest.raises(NotFound):
         reg.finalize_logged_model("m-" + "0" * 32, "READY")
+
+
+def test_run_model_links_are_the_runs_inputs_and_outputs(reg):
+    run_id = _run(reg)
+    own = reg.create_logged_model("0", "own", run_id, {}, {}, None).model_id  # source run
+    out = reg.create_logged_model("0", "out", None, {}, {}, None).model_id
+    used = reg.create_logged_model("0", "used", None, {}, {}, None).model_id
+    run = reg.get_run(run_id)
+    assert run.inputs.model_inputs == [] and run.outputs.model_outputs == [
+        LoggedModelOutput(own, 0)  # derived from source_run_id
+    ]
+
+    reg.log_model_links(run_id, [("output", out, 3), ("input", used, 0), ("input", used, 0)])
+    run = reg.get_run(run_id)
+    assert run.inputs.model_inputs == [LoggedModelInput(used)]  # recorded once
+    assert sorted(run.outputs.model_outputs, key=lambda m: m.model_id) == sorted(
+        [LoggedModelOutput(own, 0), LoggedModelOutput(out, 3)], key=lambda m: m.model_id
+    )
+    reg.log_model_links(run_id, [("output", own, 5)])  # an explicit row replaces the derived
+    (page_run,) = reg.search_runs(RunQuery(("0",))).runs
+    for got in (reg.get_run(run_id), page_run):
+        assert {(m.model_id, m.step) for m in got.outputs.model_outputs} == {(own, 5), (out, 3)}
+        assert got.inputs.model_inputs == [LoggedModelInput(used)]
+
+    other = _run(reg)
+    with pytest.raises(RunNotFound):
+        reg.log_model_links("0" * 32, [("output", out, 0)])
+    with pytest.raises(NotFound):  # nothing of the batch is recorded
+        reg.log_model_links(other, [("output", out, 1), ("output", "m-" + "0" * 32, 0)])
+    assert reg.get_run(other).outputs.model_outputs == []
+
+    reg.delete_logged_model(used)  # its links go with it
+    assert reg.get_run(run_id).inputs.model_inputs == []
+    reg.delete_run(run_id)
+    assert reg.gc([run_id]) == [run_id]  # its links go with it (run_model_links in gc)
+    reg.log_model_links(other, [("input", out, 0)])
+    assert reg.get_run(other).inputs.model_inputs == [LoggedModelInput(out)]
 
 
 def test_logged_model_metrics_come_from_linked_points(reg):

@@ -201,6 +201,63 @@ def test_logged_models_in_the_store_table(client: MlflowClient) -> None:
     assert _code(exc) == "RESOURCE_DOES_NOT_EXIST"
 
 
+def test_run_outputs_and_model_inputs_are_recorded(
+    client: MlflowClient, server: ServerProcess
+) -> None:
+    from mlflow.entities import Dataset, DatasetInput, LoggedModelInput, LoggedModelOutput
+
+    exp_id = client.create_experiment("run-model-links")
+    run_id = client.create_run(exp_id).info.run_id
+    own = client.create_logged_model(exp_id, name="own", source_run_id=run_id).model_id
+    out = client.create_logged_model(exp_id, name="out").model_id
+    used = client.create_logged_model(exp_id, name="used").model_id
+
+    client.log_outputs(run_id, [LoggedModelOutput(out, 7)])
+    dataset = Dataset(name="d", digest="x1", source_type="local", source="/tmp/d")
+    client.log_inputs(run_id, datasets=[DatasetInput(dataset)], models=[LoggedModelInput(used)])
+    client.log_inputs(run_id, models=[LoggedModelInput(used)])  # once, not twice
+
+    def links(run: Any) -> tuple[list[str], set[tuple[str, int]]]:
+        inputs = [m.model_id for m in run.inputs.model_inputs]
+        return inputs, {(m.model_id, m.step) for m in run.outputs.model_outputs}
+
+    want = ([used], {(own, 0), (out, 7)})  # `own` from its source_run_id, at step 0
+    got = client.get_run(run_id)
+    assert links(got) == want and [d.dataset.name for d in got.inputs.dataset_inputs] == ["d"]
+    (found,) = client.search_runs([exp_id])
+    assert links(found) == want
+    client.log_outputs(run_id, [LoggedModelOutput(own, 2)])  # recorded: replaces the derived
+    assert links(client.get_run(run_id))[1] == {(own, 2), (out, 7)}
+
+    from jupyter_mltrack.tracking.client import TrackingClient
+
+    ours = TrackingClient(server.url)
+    try:
+        run = ours.get_run(run_id)
+        assert [m.model_id for m in run.inputs.model_inputs] == [used]
+        assert {(m.model_id, m.step) for m in run.outputs.model_outputs} == {(own, 2), (out, 7)}
+    finally:
+        ours.close()
+
+    missing = "m-" + "0" * 32
+    for call in (
+        lambda: client.log_outputs(run_id, [LoggedModelOutput(missing, 0)]),
+        lambda: client.log_inputs(run_id, models=[LoggedModelInput(missing)]),
+        lambda: client.log_outputs("0" * 32, [LoggedModelOutput(out, 0)]),
+        lambda: client.log_inputs("0" * 32, models=[LoggedModelInput(out)]),
+    ):
+        with pytest.raises(MlflowException) as exc:
+            call()
+        assert _code(exc) == "RESOURCE_DOES_NOT_EXIST"
+    assert links(client.get_run(run_id))[1] == {(own, 2), (out, 7)}
+    client.delete_run(run_id)  # a deleted run refuses links as it refuses params
+    with pytest.raises(MlflowException) as refused:
+        client.log_param(run_id, "p", "1")
+    with pytest.raises(MlflowException) as exc:
+        client.log_outputs(run_id, [LoggedModelOutput(out, 1)])
+    assert _code(exc) == _code(refused)
+
+
 def test_requests_are_checked_like_mlflow(server: ServerProcess) -> None:
     api = f"{server.url}/api/2.0/mlflow"
     missing = requests.post(f"{api}/registered-models/create", json={}, timeout=30)

@@ -157,3 +157,39 @@ def test_logged_models_follow_their_experiment(
     with pytest.raises(MlflowException) as exc:
         bob.set_logged_model_tags(model.model_id, {"x": "y"})
     assert exc.value.error_code == "PERMISSION_DENIED"
+
+
+def test_run_model_links_need_edit_on_the_run_and_read_on_the_model(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = client_as(server, monkeypatch, ALICE)
+    alice_exp = alice.create_experiment("alice-linked")
+    alice_run = alice.create_run(alice_exp).info.run_id
+    model = alice.create_logged_model(alice_exp, name="linked").model_id
+    bob = client_as(server, monkeypatch, BOB)
+    bob_run = bob.create_run(bob.create_experiment("bob-linked")).info.run_id
+
+    def outputs(run_id: str, model_id: str) -> tuple[int, dict]:
+        body = {"run_id": run_id, "models": [{"model_id": model_id, "step": 1}]}
+        return call(server, "POST", f"{API}/runs/outputs", body, auth=BOB)
+
+    nobody = "m-" + "e" * 32
+    got, missing = outputs(bob_run, model), outputs(bob_run, nobody)  # a model bob can't read
+    assert got[0] == missing[0] == 404
+    assert got[1]["message"] == missing[1]["message"].replace(nobody, model)
+    assert outputs(alice_run, model)[0] == 404  # a run bob can't read
+
+    call(
+        server,
+        "POST",
+        f"{API}/experiments/permissions/create",
+        {"experiment_id": alice_exp, "username": "bob", "permission": "READ"},
+        auth=ALICE,
+    )
+    status, body = outputs(alice_run, model)  # READ on the run's experiment: not enough
+    assert status == 403 and body["error_code"] == "PERMISSION_DENIED"
+    assert outputs(bob_run, model)[0] == 200  # READ on the model's: enough
+    assert [(m.model_id, m.step) for m in bob.get_run(bob_run).outputs.model_outputs] == [
+        (model, 1)
+    ]
+    assert alice.get_run(alice_run).outputs.model_outputs == []

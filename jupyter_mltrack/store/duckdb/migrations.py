@@ -157,7 +157,21 @@ _V4 = [
         name VARCHAR NOT NULL, alias VARCHAR NOT NULL, version INTEGER NOT NULL)""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
+#: Number 5 is PostgreSQL's auth schema; with DuckDB the users live in a SQLite file of
+#: their own (teamserver/auth/store.py), so this store's 5 changes nothing and the numbers
+#: of the two stores stay the same.
+_V5: list[str] = []
+
+#: Logged models a run used (``direction = 'input'``, MLflow's ``log_inputs(models=...)``)
+#: or produced (``'output'`` at ``step``, ``log_outputs``). A run's outputs also list the
+#: models whose ``source_run_id`` it is, at step 0, when no row here names them.
+_V6 = [
+    """CREATE TABLE store.run_model_links (
+        run_id VARCHAR NOT NULL, model_id VARCHAR NOT NULL, direction VARCHAR NOT NULL,
+        step BIGINT NOT NULL, PRIMARY KEY (run_id, direction, model_id, step))""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -19,11 +19,14 @@ from ...entities import (
     Dataset,
     DatasetInput,
     LifecycleStage,
+    LoggedModelInput,
+    LoggedModelOutput,
     MetricHistory,
     Run,
     RunData,
     RunInfo,
     RunInputs,
+    RunOutputs,
 )
 from ...errors import InvalidParameter
 from ...settings import SEARCH_LIMIT
@@ -104,15 +107,44 @@ def load_runs(
             [ids],
         ):
             inputs.setdefault(rid, []).append(DatasetInput(Dataset(*ds), json.loads(tags)))
+    links = model_links(q, ids) if wanted is None else {}
     by_id = {
         r[0]: Run(
             RunInfo(*r),
             RunData(*data[r[0]]),
-            RunInputs(inputs.get(r[0], [])),
+            RunInputs(inputs.get(r[0], []), links.get(r[0], ([], []))[0]),
+            RunOutputs(links.get(r[0], ([], []))[1]),
         )
         for r in rows
     }
     return [by_id[i] for i in ids if i in by_id]
+
+
+#: A run's model links (migration 6), and as outputs at step 0 the logged models whose
+#: source run it is that no output link names (what MLflow's ``log_model`` records anyway).
+_MODEL_LINKS = (
+    "SELECT run_id, direction, model_id, step FROM store.run_model_links "
+    f"WHERE {in_list('run_id')} UNION ALL "
+    "SELECT m.source_run_id, 'output', m.model_id, 0 FROM store.logged_models m "
+    f"WHERE {in_list('m.source_run_id')} AND NOT EXISTS (SELECT 1 FROM store.run_model_links l "
+    "WHERE l.run_id = m.source_run_id AND l.model_id = m.model_id AND l.direction = 'output') "
+    "ORDER BY run_id, direction, step, model_id"
+)
+
+
+def model_links(
+    q: Query, ids: Sequence[str]
+) -> dict[str, tuple[list[LoggedModelInput], list[LoggedModelOutput]]]:
+    """``run_id -> (model inputs, model outputs)`` of the runs ``ids`` (one query; the SQL
+    is the same on PostgreSQL, whose store calls this too)."""
+    out: dict[str, tuple[list[LoggedModelInput], list[LoggedModelOutput]]] = {}
+    for rid, direction, model_id, step in q(_MODEL_LINKS, [list(ids), list(ids)]):
+        inputs, outputs = out.setdefault(rid, ([], []))
+        if direction == "input":
+            inputs.append(LoggedModelInput(model_id))
+        else:
+            outputs.append(LoggedModelOutput(model_id, int(step)))
+    return out
 
 
 _COLUMN_TABLES = {

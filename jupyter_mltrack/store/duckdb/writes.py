@@ -502,6 +502,7 @@ def gc_runs(db: Database, run_ids: Sequence[str] | None) -> list[str]:
             "params",
             "tags",
             "run_inputs",
+            "run_model_links",
             "runs",
         ):
             if ids:

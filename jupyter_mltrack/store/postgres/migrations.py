@@ -4,7 +4,8 @@ The numbering follows the DuckDB store's (:mod:`jupyter_mltrack.store.duckdb.mig
 1 the tracking tables, 2 idempotent ingest and run liveness, 3 metric links, 4 logged
 models and the model registry; 5 (PostgreSQL only) the users, tokens and permissions of
 ``mltrack server --auth`` in schema ``mltrack_auth`` (with DuckDB they live in a SQLite file
-of their own, :mod:`jupyter_mltrack.teamserver.auth.store`). Each
+of their own, :mod:`jupyter_mltrack.teamserver.auth.store`, and DuckDB's 5 is empty); 6 the
+logged models each run used or produced (``run_model_links``). Each
 database gets what its engine does best (PostgreSQL keeps the three link columns in
 ``metrics``, where NULLs cost a bit in the row header). Tables live in schema ``store``,
 the documented read-only views of ``mt.sql`` in schema ``mltrack_views``.
@@ -179,7 +180,14 @@ _V5 = [
         PRIMARY KEY (user_id, resource_type, resource_id))""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
+#: Logged models a run used or produced (the DuckDB store's migration 6).
+_V6 = [
+    """CREATE TABLE store.run_model_links (
+        run_id TEXT NOT NULL, model_id TEXT NOT NULL, direction TEXT NOT NULL,
+        step BIGINT NOT NULL, PRIMARY KEY (run_id, direction, model_id, step))""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: The documented views of ``mt.sql`` (docs/sql.md), the same columns as DuckDB's.

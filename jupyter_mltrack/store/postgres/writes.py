@@ -485,6 +485,7 @@ def gc_runs(db: Database, run_ids: Sequence[str] | None) -> list[str]:
                 "params",
                 "tags",
                 "run_inputs",
+                "run_model_links",
                 "run_heartbeats",
                 "runs",
             ):

@@ -7,11 +7,12 @@ rebuilt, so ``NotFound`` and ``AlreadyExists`` behave as with the local stores.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 from ...entities import LoggedModel, ModelVersion, RegisteredModel
-from ..registry_base import LoggedModelQuery, ModelPage, RegistryQuery
+from ..registry_base import LoggedModelQuery, ModelLink, ModelPage, RegistryQuery
 from .registry_wire import (
     logged_model_from_dict,
     logged_model_query_to_params,
@@ -93,6 +94,10 @@ class RemoteRegistry:
 
     def delete_logged_model(self, model_id: str) -> None:
         self._call("DELETE", f"/logged-models/{_q(model_id)}")
+
+    def log_model_links(self, run_id: str, links: Sequence[ModelLink]) -> None:
+        body = {"links": [list(link) for link in links]}
+        self._call("POST", f"/runs/{_q(run_id)}/model-links", body)
 
     # -------------------------------------------------------- registered models
     def create_registered_model(

@@ -32,10 +32,13 @@ from ...entities import (
     DatasetInput,
     Experiment,
     FileInfo,
+    LoggedModelInput,
+    LoggedModelOutput,
     Run,
     RunData,
     RunInfo,
     RunInputs,
+    RunOutputs,
 )
 from ...errors import InvalidParameter
 from ..base import LinkedMetricRow, MetricRow, RunQuery
@@ -190,6 +193,7 @@ def run_to_dict(run: Run) -> dict[str, Any]:
 def run_from_dict(d: Any) -> Run:
     info, data = get_field(d, "info", dict), get_field(d, "data", dict)
     inputs = get_field(d, "inputs", dict, required=False) or {}
+    outputs = get_field(d, "outputs", dict, required=False) or {}
     metrics = get_field(data, "metrics", dict, required=False) or {}
     return Run(
         RunInfo(
@@ -213,6 +217,16 @@ def run_from_dict(d: Any) -> Run:
             [
                 DatasetInput(dataset_from_dict(get_field(i, "dataset", dict)), _str_dict(i, "tags"))
                 for i in get_field(inputs, "dataset_inputs", list, required=False) or []
+            ],
+            [
+                LoggedModelInput(get_field(m, "model_id", str))
+                for m in get_field(inputs, "model_inputs", list, required=False) or []
+            ],
+        ),
+        RunOutputs(
+            [
+                LoggedModelOutput(get_field(m, "model_id", str), get_field(m, "step", int))
+                for m in get_field(outputs, "model_outputs", list, required=False) or []
             ]
         ),
     )

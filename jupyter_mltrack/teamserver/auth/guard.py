@@ -365,6 +365,14 @@ class GuardedStore:
         self._logged_model(model_id, "can_delete")
         return self._reg.delete_logged_model(model_id)
 
+    def log_model_links(self, run_id: str, links: Any) -> Any:
+        """EDIT on the run's experiment, READ on each model's (a model the caller may not
+        read answers as a missing one)."""
+        self._run(run_id, "can_update")
+        for _direction, model_id, _step in links:
+            self._logged_model(model_id, "can_read")
+        return self._reg.log_model_links(run_id, links)
+
     def search_logged_models(self, query: Any) -> Any:
         if self._who.is_admin:
             return self._reg.search_logged_models(query)
