@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -285,37 +286,58 @@ def part_history(ours: str, mlflow: str, points: int, repeat: int) -> dict[str, 
     return out
 
 
-def part_artifacts(ours: str, mlflow: str, mb: int, base: Path) -> dict[str, float]:
+def part_artifacts(
+    ours: str, mlflow: str, mb: int, base: Path, repeat: int = 3
+) -> dict[str, float]:
+    """MB/s of an upload and a download of an ``mb`` MB file, the median of ``repeat`` of
+    each (a new run per upload, the download into a new directory)."""
     src = base / "blob.bin"
     with open(src, "wb") as f:
         for _ in range(mb):
             f.write(os.urandom(1024 * 1024))
+    size = src.stat().st_size
     out: dict[str, float] = {}
+    count = iter(range(1_000_000))
+
+    def rate(name: str, upload: Callable[[], Any], download: Callable[[str], str]) -> None:
+        ups, downs = [], []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            upload()
+            ups.append(mb / (time.perf_counter() - t0))
+            dst = base / f"dl-{next(count)}"
+            dst.mkdir()
+            t0 = time.perf_counter()
+            path = download(str(dst))
+            downs.append(mb / (time.perf_counter() - t0))
+            assert Path(path).stat().st_size == size
+            shutil.rmtree(dst)
+        out[f"{name} upload"] = statistics.median(ups)
+        out[f"{name} download"] = statistics.median(downs)
+
     for name, url in (("mlflow/mlflow", mlflow), ("mlflow/ours", ours)):
         mc = _mlflow_client(url)
-        rid = mc.create_run("0").info.run_id
-        t0 = time.perf_counter()
-        mc.log_artifact(rid, str(src))
-        out[f"{name} upload"] = mb / (time.perf_counter() - t0)
-        dst = base / ("dl-" + name.replace("/", "-"))
-        dst.mkdir()
-        t0 = time.perf_counter()
-        path = mc.download_artifacts(rid, "blob.bin", str(dst))
-        out[f"{name} download"] = mb / (time.perf_counter() - t0)
-        assert Path(path).stat().st_size == src.stat().st_size
+        runs: list[str] = []
+
+        def up(mc: Any = mc, runs: list[str] = runs) -> None:
+            runs.append(mc.create_run("0").info.run_id)
+            mc.log_artifact(runs[-1], str(src))
+
+        rate(
+            name, up, lambda dst, mc=mc, runs=runs: mc.download_artifacts(runs[-1], "blob.bin", dst)
+        )
     # Our client on our server: mlflow-artifacts:/ run URIs, ProxiedArtifactRepository.
     client = _ours(ours)
-    rid = client.create_run("0").info.run_id
-    assert client.get_run(rid).info.artifact_uri.startswith("mlflow-artifacts:/")
-    t0 = time.perf_counter()
-    client.log_artifact(rid, str(src))
-    out["ours/ours upload"] = mb / (time.perf_counter() - t0)
-    dst = base / "dl-ours-ours"
-    dst.mkdir()
-    t0 = time.perf_counter()
-    path = client.download_artifacts(rid, "blob.bin", str(dst))
-    out["ours/ours download"] = mb / (time.perf_counter() - t0)
-    assert Path(path).stat().st_size == src.stat().st_size
+    ours_runs: list[str] = []
+
+    def up_ours() -> None:
+        ours_runs.append(client.create_run("0").info.run_id)
+        assert client.get_run(ours_runs[-1]).info.artifact_uri.startswith("mlflow-artifacts:/")
+        client.log_artifact(ours_runs[-1], str(src))
+
+    rate(
+        "ours/ours", up_ours, lambda dst: client.download_artifacts(ours_runs[-1], "blob.bin", dst)
+    )
     client.close()
     return out
 
@@ -443,7 +465,7 @@ def main() -> int:
                 )
                 print(*lines[-2:], sep="\n", flush=True)
             if "artifacts" in parts:
-                r = part_artifacts(ours, mlflow, args.artifact_mb, base)
+                r = part_artifacts(ours, mlflow, args.artifact_mb, base, args.repeat)
                 for way in ("upload", "download"):
                     lines.append(
                         _row(
