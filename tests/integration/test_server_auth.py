@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_support import ServerProcess, start_mltrack_server
+from server_support import ServerProcess, api_call, start_mltrack_server
 
 mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
@@ -36,25 +36,8 @@ def call(
     body: Any = None,
     auth: tuple[str, str] | str | None = ADMIN,
 ) -> tuple[int, dict[str, Any]]:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(server.url + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if isinstance(auth, tuple):
-        req.add_header(
-            "Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode()
-        )
-    elif isinstance(auth, str):
-        req.add_header("Authorization", "Bearer " + auth)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            raw = resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        raw, status = exc.read(), exc.code
-    try:
-        return status, json.loads(raw or b"{}")
-    except ValueError:
-        return status, {"text": raw.decode(errors="replace")}
+    """``api_call`` at ``server``, as the admin unless told otherwise."""
+    return api_call(server.url, method, path, body, auth)
 
 
 def client_as(
