@@ -381,7 +381,8 @@ def main() -> int:
     )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args, extra = parser.parse_known_args()  # pytest's own options after --
-    args.pytest_args = [*args.pytest_args, *extra]
+    # argparse keeps the "--" itself among the leftovers; pytest would read what follows as paths
+    args.pytest_args = [a for a in (*args.pytest_args, *extra) if a != "--"]
     dest = args.out or Path(tempfile.mkdtemp(prefix="mlflow-rest-suite-"))
     dest.mkdir(parents=True, exist_ok=True)
     version = checkout(args.mirror, args.ref, dest)
