@@ -92,6 +92,38 @@ def test_v2_store_gains_metric_links_and_keeps_its_points(tmp_path):
         store.close()
 
 
+def test_v4_store_gains_run_model_links(tmp_path):
+    """Version 6 adds the run <-> logged model links; a v4 model of a run stays its output."""
+    path = tmp_path / "v4.duckdb"
+    con = duckdb.connect(str(path))
+    for number, statements in enumerate(MIGRATIONS[:4], start=1):
+        for stmt in statements:
+            con.execute(stmt)
+        con.execute("INSERT INTO store.schema_version VALUES (?, 0)", [number])
+    con.execute(
+        "INSERT INTO store.runs VALUES ('r4', '0', 'v4-run', 'FINISHED', 1, 2, 'u', 'active', "
+        "'file:///tmp/a', NULL, NULL)"
+    )
+    con.execute(
+        "INSERT INTO store.logged_models VALUES ('m-4', '0', 'm', 'file:///tmp/m', 1, 1, "
+        "'READY', 'r4', NULL)"
+    )
+    con.close()
+    store = DuckDBStore("duckdb://" + str(path))
+    try:
+        with store.db.writer() as con:
+            assert current_version(con) == SCHEMA_VERSION >= 6
+        assert [(m.model_id, m.step) for m in store.get_run("r4").outputs.model_outputs] == [
+            ("m-4", 0)
+        ]
+        store.log_model_links("r4", [("output", "m-4", 9)])
+        assert [(m.model_id, m.step) for m in store.get_run("r4").outputs.model_outputs] == [
+            ("m-4", 9)
+        ]
+    finally:
+        store.close()
+
+
 def test_newer_schema_is_refused_with_advice(tmp_path):
     path = tmp_path / "s.duckdb"
     DuckDBStore("duckdb://" + str(path)).close()

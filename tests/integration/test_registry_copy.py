@@ -1,5 +1,6 @@
-"""``mltrack db copy`` carries logged models and the model registry: DuckDB to PostgreSQL and
-back, with the logged models' artifact locations moved along with their experiments'."""
+"""``mltrack db copy`` carries logged models, the runs' links to them and the model registry:
+DuckDB to PostgreSQL and back, with the logged models' artifact locations moved along with
+their experiments'."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def _fill(uri: str) -> tuple[str, str]:
         lm = core.create_logged_model("0", "model", run.info.run_id, {"t": "1"}, {"p": "2"})
         core.log_metric(run.info.run_id, "acc", 0.9, step=1, model_id=lm.model_id)
         core.finalize_logged_model(lm.model_id, "READY")
+        core.log_model_links(
+            run.info.run_id, [("output", lm.model_id, 3), ("input", lm.model_id, 0)]
+        )
         core.create_registered_model("churn", {"team": "x"}, "desc")
         core.create_model_version("churn", lm.model_uri, run.info.run_id, model_id=lm.model_id)
         core.create_model_version("churn", "s3://b/2", tags={"k": "v"})
@@ -43,6 +47,9 @@ def _check(uri: str, model_id: str, run_id: str, root: Path, versions: list[str]
         )
         assert [(m.key, m.value) for m in lm.metrics] == [("acc", 0.9)]
         assert lm.artifact_location.startswith(root.as_uri())
+        run = core.get_run(run_id)  # the run's links to the model (run_model_links)
+        assert [(m.model_id, m.step) for m in run.outputs.model_outputs] == [(model_id, 3)]
+        assert [m.model_id for m in run.inputs.model_inputs] == [model_id]
         rm = core.get_registered_model("churn")
         assert (rm.tags, rm.description, rm.aliases) == ({"team": "x"}, "desc", {"champion": "1"})
         assert [v.version for v in core.search_model_versions("name = 'churn'")] == versions
@@ -59,7 +66,7 @@ def test_copy_carries_the_registry_both_ways(tmp_path: Path, postgres_server) ->
     pg = postgres_server.create_database("registrycopy")
     report = copy_store(source, pg, artifacts_destination=str(tmp_path / "pg-artifacts"))
     assert report["model_versions"] == 2 and report["registered_model_aliases"] == 1
-    assert report["logged_models"] == 1
+    assert report["logged_models"] == 1 and report["run_model_links"] == 2
     _check(pg, model_id, run_id, tmp_path / "pg-artifacts", ["3", "1"])
 
     back = "duckdb://" + str(tmp_path / "b" / "store.duckdb")
