@@ -117,13 +117,15 @@ class LoggedModels(Base):
         exp_id = msg.string("experiment_id", required=True)
         name = msg.string("name") or None
         model_type = msg.string("model_type") or None
-        run_id = msg.string("source_run_id") or None  # must name a run (the store checks)
+        run_id = msg.string("source_run_id") or None  # kept as given, as MLflow does
         params = msg.key_values("params")
         tags = msg.key_values("tags")
 
         def create(c: TrackingCore) -> LoggedModel:
             require_active_experiment(c, exp_id)  # MLflow's errors for a missing or deleted one
-            return c.create_logged_model(exp_id, name, run_id, tags, params, model_type)
+            return c.create_logged_model(
+                exp_id, name, run_id, tags, params, model_type, check_source_run=False
+            )
 
         self.reply(self.body(await self.ctx.run(create)))
 

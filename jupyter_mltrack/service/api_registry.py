@@ -44,9 +44,11 @@ class LoggedModelsHandler(ApiHandler):
         run_id = get_field(body, "source_run_id", str, required=False)
         model_type = get_field(body, "model_type", str, required=False)
         tags, params = str_map(body, "tags"), str_map(body, "params")
-        await self.answer(
+        await self.answer(  # the source run was checked by the calling client's core
             lambda c: logged_model_to_dict(
-                c.create_logged_model(experiment_id, name, run_id, tags, params, model_type)
+                c.create_logged_model(
+                    experiment_id, name, run_id, tags, params, model_type, check_source_run=False
+                )
             )
         )
 

@@ -223,13 +223,6 @@ class SqlRegistry:
                     f"Experiment {experiment_id} is deleted; restore it before logging models "
                     "to it."
                 )
-            if source_run_id is not None and not q(
-                "SELECT 1 FROM store.runs WHERE run_id = ?", [source_run_id]
-            ):
-                raise RunNotFound(
-                    f"No run with id {source_run_id!r} (source_run_id of the logged model); "
-                    "find run ids with mt.search_runs()."
-                )
             now = now_ms()
             q(
                 "INSERT INTO store.logged_models (model_id, experiment_id, name, "

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from ..entities import LoggedModel, LoggedModelStatus, ModelVersion, RegisteredModel
-from ..errors import InvalidParameter, InvalidState, MltrackError, NotFound
+from ..errors import InvalidParameter, InvalidState, MltrackError, NotFound, RunNotFound
 from ..settings import MAX_RESULTS_PAGE
 from ..store.registry_base import (
     MODEL_LINK_DIRECTIONS,
@@ -157,17 +157,30 @@ class RegistryMethods:
         tags: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         model_type: str | None = None,
+        *,
+        check_source_run: bool = True,
     ) -> LoggedModel:
         """Create a PENDING logged model in ``experiment_id`` (MLflow 3); finalize it with
-        :meth:`finalize_logged_model` once its files are uploaded to ``artifact_location``."""
+        :meth:`finalize_logged_model` once its files are uploaded to ``artifact_location``.
+        ``source_run_id`` must name a run unless ``check_source_run`` is false (MLflow's
+        REST route keeps any id, as MLflow's server does)."""
         if name is None:
             from .names import generate_run_name
 
             name = generate_run_name()
+        run_id = None if source_run_id is None else _text_id(source_run_id, "source_run_id")
+        if run_id is not None and check_source_run:
+            try:
+                self.store.run_state(run_id)
+            except RunNotFound:
+                raise RunNotFound(
+                    f"No run with id {run_id!r} (source_run_id of the logged model); find run "
+                    "ids with mt.search_runs()."
+                ) from None
         model = self._registry().create_logged_model(
             _text_id(experiment_id, "experiment_id"),
             _name(name, "logged model name"),
-            None if source_run_id is None else _text_id(source_run_id, "source_run_id"),
+            run_id,
             _tag_map(tags),
             _param_map(params),
             _optional_text(model_type, "model_type"),

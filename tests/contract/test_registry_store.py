@@ -85,11 +85,13 @@ def test_logged_model_lifecycle(reg):
         reg.delete_logged_model(lm.model_id)
 
 
-def test_logged_model_refuses_missing_experiment_and_run(reg):
+def test_logged_model_refuses_a_missing_experiment_and_keeps_any_source_run(reg):
+    """The store keeps any source_run_id, as MLflow's does (our client checks it first,
+    tests/unit/test_registry_core.py); a missing experiment or model is refused."""
     with pytest.raises(ExperimentNotFound):
         reg.create_logged_model("424242", "m", None, {}, {}, None)
-    with pytest.raises(RunNotFound):
-        reg.create_logged_model("0", "m", "nope", {}, {}, None)
+    kept = reg.create_logged_model("0", "m", "nope", {}, {}, None)
+    assert reg.get_logged_model(kept.model_id).source_run_id == "nope"
     with pytest.raises(NotFound):
         reg.finalize_logged_model("m-" + "0" * 32, "READY")
 

@@ -7,7 +7,13 @@ from __future__ import annotations
 import pytest
 
 import jupyter_mltrack as mt
-from jupyter_mltrack.errors import AlreadyExists, InvalidFilter, InvalidParameter, NotFound
+from jupyter_mltrack.errors import (
+    AlreadyExists,
+    InvalidFilter,
+    InvalidParameter,
+    NotFound,
+    RunNotFound,
+)
 from jupyter_mltrack.tracking.registry_core import ModelUri, parse_model_uri
 
 
@@ -49,6 +55,12 @@ def test_parse_model_uri_forms():
 def test_bad_input_is_refused_with_a_clear_message(client, call, message):
     with pytest.raises(InvalidParameter, match=message):
         call(client)
+
+
+def test_a_logged_model_of_an_unknown_run_is_refused(client):
+    with pytest.raises(RunNotFound, match=r"'no-such-run' \(source_run_id of the logged model\)"):
+        client.create_logged_model("0", name="m", source_run_id="no-such-run")
+    assert client.search_logged_models(["0"]) == []
 
 
 def test_string_versions_and_mlflow_tag_lists(client):
