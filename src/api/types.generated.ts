@@ -72,6 +72,23 @@ export interface ILoggedModel {
 }
 
 /**
+ * `LoggedModelInput` of jupyter_mltrack.entities as JSON. A logged model a run
+ * used (MLflow's `LoggedModelInput`).
+ */
+export interface ILoggedModelInput {
+  model_id: string;
+}
+
+/**
+ * `LoggedModelOutput` of jupyter_mltrack.entities as JSON. A logged model a run
+ * produced, at `step` (MLflow's `LoggedModelOutput`).
+ */
+export interface ILoggedModelOutput {
+  model_id: string;
+  step: number;
+}
+
+/**
  * `Metric` of jupyter_mltrack.entities as JSON. One metric point: `Metric(key,
  * value, timestamp, step)` as in MLflow.
  */
@@ -131,6 +148,7 @@ export interface IRun {
   info: IRunInfo;
   data: IRunData;
   inputs: IRunInputs;
+  outputs: IRunOutputs;
 }
 
 /** `RunData` of jupyter_mltrack.entities as JSON. */
@@ -157,14 +175,16 @@ export interface IRunInfo {
 /** `RunInputs` of jupyter_mltrack.entities as JSON. */
 export interface IRunInputs {
   dataset_inputs: IDatasetInput[];
+  model_inputs: ILoggedModelInput[];
 }
 
 /**
- * `RunOutputs` of jupyter_mltrack.entities as JSON. What a run produced;
- * `model_outputs` stays empty until logged models land.
+ * `RunOutputs` of jupyter_mltrack.entities as JSON. What a run produced: the
+ * logged models recorded as its outputs, and those whose `source_run_id` it is
+ * (at step 0) when no output row names them.
  */
 export interface IRunOutputs {
-  model_outputs: unknown[];
+  model_outputs: ILoggedModelOutput[];
 }
 
 /** `RunTag` of jupyter_mltrack.entities as JSON. */

@@ -35,7 +35,8 @@ function run(
       parent_run_id: null
     },
     data: { params, metrics, tags: {} },
-    inputs: { dataset_inputs: [] }
+    inputs: { dataset_inputs: [], model_inputs: [] },
+    outputs: { model_outputs: [] }
   };
 }
 
