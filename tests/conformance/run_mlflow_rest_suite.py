@@ -78,6 +78,9 @@ UI_ROUTES = re.compile(
     r"/upload-artifact|/model-versions/get-artifact|"
     r"experiments/search-datasets|logged-models/[^\"]*/artifacts/files"
 )
+#: Calls of MLflow's deprecated model stages (issue 12: not needed; aliases replace them), in
+#: tests whose names do not say so (``test_latest_models`` transitions versions to stages).
+STAGES_BODY = re.compile(r"\btransition_model_version_stage\(|\bget_latest_versions\([^)]*stages=")
 #: Tests that assert the artifact locations of a server started without the proxy
 #: (``--default-artifact-root file://tmp`` and no ``--artifacts-destination``); mltrack
 #: server always proxies, as ``mlflow server --artifacts-destination`` does (a run's
@@ -362,6 +365,8 @@ def classify(path: Path) -> dict[str, str]:
             out[node.name] = "MLflow UI's own routes (not in service.proto)"
         elif UNPROXIED_ROOT.search(body):
             out[node.name] = "a server without the artifact proxy (local artifact root)"
+        elif STAGES_BODY.search(body):
+            out[node.name] = "MLflow's deprecated model stages (not served, issue 12)"
     return out
 
 
