@@ -104,6 +104,15 @@ def _order(items: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _dataset(item: dict[str, Any]) -> dict[str, Any]:
+    """One ``DatasetFilter`` of ``SearchLoggedModels`` (the core checks the name)."""
+    entry = Message(item, None)
+    return {
+        "dataset_name": entry.string("dataset_name"),
+        "dataset_digest": entry.string("dataset_digest") or None,
+    }
+
+
 class Base(MlflowHandler):
     def body(self, model: LoggedModel) -> dict[str, Any]:
         return {"model": model_json(model, self.ctx.artifacts_prefix)}
@@ -184,9 +193,10 @@ class SearchLoggedModels(Base):
             raise Message.invalid("max_results", limit, "a positive integer")
         order = _order(msg.objects("order_by")) or None
         token = msg.string("page_token") or None
+        sets = [_dataset(d) for d in msg.objects("datasets")]
         page = await self.ctx.run(
             lambda c: c.search_logged_models(
-                exp_ids or None, text, min(limit, MAX_SEARCH), order, token
+                exp_ids or None, text, sets or None, min(limit, MAX_SEARCH), order, token
             )
         )
         body: dict[str, Any] = {"models": [model_json(m, self.ctx.artifacts_prefix) for m in page]}

@@ -181,7 +181,7 @@ def run_models(core: TrackingCore, run_id: str) -> dict[str, Any]:
     run = core.get_run(run_id)
     rid = _quoted(run_id)
     logged = core.search_logged_models(
-        [run.info.experiment_id], f"source_run_id = '{rid}'", MAX_VERSIONS
+        [run.info.experiment_id], f"source_run_id = '{rid}'", max_results=MAX_VERSIONS
     )
     versions = core.search_model_versions(f"run_id = '{rid}'", MAX_VERSIONS)
     return {

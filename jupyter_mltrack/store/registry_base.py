@@ -56,13 +56,18 @@ class RegistryQuery:
 
 @dataclass(frozen=True, slots=True)
 class LoggedModelQuery:
-    """A search of logged models in some experiments (all experiments when empty)."""
+    """A search of logged models in some experiments (all experiments when empty).
+
+    ``datasets``: ``(dataset_name, dataset_digest or None)`` pairs; when given, only models
+    with a metric point logged on one of them match (``None`` matches any digest).
+    """
 
     experiment_ids: tuple[str, ...] = ()
     filter_string: str = ""
     max_results: int = 100
     order_by: tuple[str, ...] = ()
     page_token: str | None = None
+    datasets: tuple[tuple[str, str | None], ...] = ()
 
 
 @runtime_checkable

@@ -84,12 +84,15 @@ class RegistryDialect:
     dataset_name, dataset_digest)``, the latest point per run, key and dataset of the
     models in its one bound list parameter. ``metric_exists``: the filter's ``EXISTS``
     over ``lm.model_id``'s points with key ``?`` and ``{pred}`` on ``x.value``.
+    ``dataset_exists``: an ``EXISTS`` over ``lm.model_id``'s points on dataset name ``?``
+    and ``{pred}`` on ``d.dataset_digest`` (``datasets=`` of a logged-model search).
     """
 
     in_list: Callable[[str], str]
     like_escape: str
     model_metrics: str
     metric_exists: str
+    dataset_exists: str
 
 
 def now_ms() -> int:
@@ -283,8 +286,18 @@ class SqlRegistry:
         if query.experiment_ids:
             where += f" AND {dialect.in_list('lm.experiment_id')}"
             params.append(list(query.experiment_ids))
+        if query.datasets:
+            exists = []
+            for name, digest in query.datasets:
+                pred = "TRUE" if digest is None else "d.dataset_digest = ?"
+                exists.append(dialect.dataset_exists.format(pred=pred))
+                params.extend([name] if digest is None else [name, digest])
+            where += f" AND ({' OR '.join(exists)})"
         fingerprint = search_fingerprint(
-            query.experiment_ids, query.filter_string, query.order_by, "logged_models"
+            query.experiment_ids,
+            query.filter_string,
+            query.order_by,
+            f"logged_models {json.dumps(query.datasets)}" if query.datasets else "logged_models",
         )
         order = compile_order(query.order_by, spec)
         with self._reg_reader() as q:

@@ -104,12 +104,16 @@ def get_logged_model(model_id: str) -> LoggedModel:
 def search_logged_models(
     experiment_ids: Sequence[str] | None = None,
     filter_string: str | None = None,
+    datasets: list[dict[str, Any]] | None = None,
     max_results: int | None = None,
     order_by: list[Any] | None = None,
     output_format: str = "pandas",
 ) -> Any:
     """Logged models of ``experiment_ids`` (default: the current experiment) matching
     ``filter_string`` (``name = 'model' AND metrics.acc > 0.9``; docs/registry.md).
+
+    ``datasets=[{"dataset_name": "eval", "dataset_digest": "123"}]`` keeps the models with
+    a metric logged on one of those datasets (the digest is optional).
 
     ``output_format="pandas"`` (MLflow's default) gives a DataFrame, one row per model;
     ``"list"`` the :class:`LoggedModel` entities.
@@ -125,7 +129,7 @@ def search_logged_models(
         else list(experiment_ids)
     )
     models: ModelList[LoggedModel] = client.search_logged_models(
-        ids, filter_string, max_results, order_by
+        ids, filter_string, datasets, max_results, order_by
     )
     if output_format == "list":
         return models

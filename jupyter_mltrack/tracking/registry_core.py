@@ -206,6 +206,7 @@ class RegistryMethods:
         self,
         experiment_ids: list[str] | None = None,
         filter_string: str | None = None,
+        datasets: list[dict[str, Any]] | None = None,
         max_results: int | None = None,
         order_by: list[Any] | None = None,
         page_token: str | None = None,
@@ -213,6 +214,8 @@ class RegistryMethods:
         """Logged models of ``experiment_ids`` (all experiments when ``None``), filtered with
         the registry filter language (docs/registry.md), newest first by default.
 
+        ``datasets`` (MLflow's): ``[{"dataset_name": ..., "dataset_digest": ...}]`` keeps the
+        models with a metric logged on one of them (any digest when it is left out).
         ``max_results=None`` returns every match; otherwise one page (``.token`` for the next).
         """
         getattr(self, "_before_read", lambda: None)()
@@ -222,11 +225,11 @@ class RegistryMethods:
             ids = tuple(
                 _text_id(e, "experiment id") for e in ([given] if isinstance(given, str) else given)
             )
-        text, order = _filter(filter_string), _order_by(order_by)
+        text, order, sets = _filter(filter_string), _order_by(order_by), _datasets(datasets)
 
         def fetch(size: int, token: str | None) -> ModelPage[LoggedModel]:
             return self._registry().search_logged_models(
-                LoggedModelQuery(ids, text, size, order, token)
+                LoggedModelQuery(ids, text, size, order, token, sets)
             )
 
         return _paged(fetch, max_results, page_token)
@@ -406,6 +409,7 @@ class RegistryMethods:
                 _max_results(query.max_results),
                 _order_by(list(query.order_by)),
                 _token(query.page_token),
+                _datasets(list(query.datasets)),
             )
         )
 
@@ -725,6 +729,45 @@ def _order_by(items: Any) -> tuple[str, ...]:
         if not isinstance(item, str):
             raise InvalidParameter(f"order_by items must be strings, got {item!r}.")
         out.append(item)
+    return tuple(out)
+
+
+def _datasets(items: Any) -> tuple[tuple[str, str | None], ...]:
+    """MLflow's ``datasets`` of a logged-model search: dicts with a non-empty
+    ``dataset_name`` and an optional ``dataset_digest`` (or ``(name, digest)`` pairs)."""
+    if items is None:
+        return ()
+    if isinstance(items, (str, dict)) or not isinstance(items, (list, tuple)):
+        raise InvalidParameter(
+            'datasets must be a list of {"dataset_name": ..., "dataset_digest": ...} dicts, '
+            f"got {items!r}."
+        )
+    out: list[tuple[str, str | None]] = []
+    for item in items:
+        if isinstance(item, dict):
+            unknown = set(item) - {"dataset_name", "dataset_digest"}
+            if unknown:
+                raise InvalidParameter(
+                    f"A datasets entry takes only dataset_name and dataset_digest, got "
+                    f"{sorted(unknown)!r} in {item!r}."
+                )
+            name, digest = item.get("dataset_name"), item.get("dataset_digest")
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            name, digest = item
+        else:
+            raise InvalidParameter(
+                'Each datasets entry must be a dict {"dataset_name": ..., "dataset_digest": '
+                f"...}}, got {item!r}."
+            )
+        if not isinstance(name, str) or not name:
+            raise InvalidParameter(
+                f"Each datasets entry needs a non-empty string dataset_name, got {item!r}."
+            )
+        if digest is not None and not isinstance(digest, str):
+            raise InvalidParameter(
+                f"dataset_digest must be a string when given, got {digest!r} in {item!r}."
+            )
+        out.append((name, digest or None))
     return tuple(out)
 
 

@@ -186,6 +186,46 @@ def test_search_logged_models(reg):
         ids("nosuch = 'x'")
 
 
+def test_search_logged_models_by_dataset(reg):
+    run_id = _run(reg)
+    a = reg.create_logged_model("0", "a", run_id, {}, {}, None)
+    b = reg.create_logged_model("0", "b", run_id, {}, {}, None)
+    c = reg.create_logged_model("0", "c", run_id, {}, {}, None)
+    reg.log_batch(
+        [
+            (run_id, "acc", 0.9, 1, 0, "eval", "123", a.model_id),
+            (run_id, "acc", 0.8, 1, 0, "eval", "456", b.model_id),
+            (run_id, "loss", 0.1, 1, 0, "train", "t1", b.model_id),
+            (run_id, "acc", 0.7, 1, 0, None, None, c.model_id),
+        ],
+        [],
+        [],
+    )
+
+    def names(*datasets: tuple[str, str | None], text: str = "") -> list[str]:
+        query = LoggedModelQuery(("0",), text, order_by=("name ASC",), datasets=datasets)
+        return [m.name for m in reg.search_logged_models(query).items]
+
+    assert names() == ["a", "b", "c"]
+    assert names(("eval", "123")) == ["a"]
+    assert names(("eval", None)) == ["a", "b"]
+    assert names(("train", None), ("eval", "123")) == ["a", "b"]
+    assert names(("eval", "999")) == [] and names(("nosuch", None)) == []
+    assert names(("eval", None), text="name != 'a'") == ["b"]
+    first = reg.search_logged_models(
+        LoggedModelQuery(("0",), "", 1, ("name ASC",), datasets=(("eval", None),))
+    )
+    assert [m.name for m in first.items] == ["a"] and first.next_page_token
+    rest = reg.search_logged_models(
+        LoggedModelQuery(("0",), "", 1, ("name ASC",), first.next_page_token, (("eval", None),))
+    )
+    assert [m.name for m in rest.items] == ["b"] and rest.next_page_token is None
+    with pytest.raises(InvalidParameter):  # a page token belongs to its datasets
+        reg.search_logged_models(
+            LoggedModelQuery(("0",), "", 1, ("name ASC",), first.next_page_token)
+        )
+
+
 # ------------------------------------------------------------- registered models
 def test_registered_model_crud(reg):
     rm = reg.create_registered_model("churn", {"team": "ml"}, "first")

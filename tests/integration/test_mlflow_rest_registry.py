@@ -201,6 +201,49 @@ def test_logged_models_in_the_store_table(client: MlflowClient) -> None:
     assert _code(exc) == "RESOURCE_DOES_NOT_EXIST"
 
 
+def test_search_logged_models_by_dataset(client: MlflowClient) -> None:
+    exp_id = client.create_experiment("logged-models-datasets")
+    run_id = client.create_run(exp_id).info.run_id
+    a, b, c = (client.create_logged_model(exp_id, name=n) for n in ("a", "b", "c"))
+    client.log_metric(
+        run_id, "acc", 0.9, dataset_name="eval", dataset_digest="123", model_id=a.model_id
+    )
+    client.log_metric(
+        run_id, "acc", 0.8, dataset_name="eval", dataset_digest="456", model_id=b.model_id
+    )
+    client.log_metric(run_id, "acc", 0.7, model_id=c.model_id)
+
+    def names(datasets: list[dict[str, str]], **kw: Any) -> list[str]:
+        order = [{"field_name": "name"}]
+        found = client.search_logged_models([exp_id], datasets=datasets, order_by=order, **kw)
+        return [m.name for m in found]
+
+    assert names([{"dataset_name": "eval", "dataset_digest": "123"}]) == ["a"]
+    assert names([{"dataset_name": "eval"}]) == ["a", "b"]
+    assert names([{"dataset_name": "eval", "dataset_digest": "9"}]) == []
+    assert names([{"dataset_name": "eval"}], filter_string="name != 'a'") == ["b"]
+    page = client.search_logged_models(
+        [exp_id],
+        datasets=[{"dataset_name": "eval"}],
+        max_results=1,
+        order_by=[{"field_name": "name"}],
+    )
+    assert [m.name for m in page] == ["a"] and page.token
+    rest = client.search_logged_models(
+        [exp_id],
+        datasets=[{"dataset_name": "eval"}],
+        max_results=1,
+        order_by=[{"field_name": "name"}],
+        page_token=page.token,
+    )
+    assert [m.name for m in rest] == ["b"] and not rest.token
+    with pytest.raises(MlflowException) as exc:
+        client.search_logged_models(
+            [exp_id], datasets=[{"dataset_name": "", "dataset_digest": "1"}]
+        )
+    assert _code(exc) == "INVALID_PARAMETER_VALUE" and "dataset_name" in str(exc.value)
+
+
 def test_run_outputs_and_model_inputs_are_recorded(
     client: MlflowClient, server: ServerProcess
 ) -> None:

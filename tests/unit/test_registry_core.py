@@ -50,6 +50,15 @@ def test_parse_model_uri_forms():
         (lambda c: c.finalize_logged_model("m-1", "DONE"), "READY"),
         (lambda c: c.create_logged_model("0", name=""), "non-empty"),
         (lambda c: c.get_latest_versions("x", stages=["Production"]), "stages"),
+        (lambda c: c.search_logged_models(datasets={"dataset_name": "d"}), "list of"),
+        (lambda c: c.search_logged_models(datasets=["d"]), "must be a dict"),
+        (lambda c: c.search_logged_models(datasets=[{"dataset_digest": "1"}]), "dataset_name"),
+        (lambda c: c.search_logged_models(datasets=[{"dataset_name": ""}]), "non-empty"),
+        (lambda c: c.search_logged_models(datasets=[{"name": "d"}]), "takes only"),
+        (
+            lambda c: c.search_logged_models(datasets=[{"dataset_name": "d", "dataset_digest": 1}]),
+            "dataset_digest must be a string",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(client, call, message):
@@ -130,6 +139,12 @@ def test_fluent_search_logged_models(client):
     assert frame["params"][0] == {"a": "1"}
     listed = mt.search_logged_models(filter_string="params.a = '1'", output_format="list")
     assert [m.model_id for m in listed] == [lm.model_id]
+    client.log_metric(
+        run.info.run_id, "acc", 0.9, dataset_name="eval", dataset_digest="1", model_id=lm.model_id
+    )
+    on_eval = mt.search_logged_models(datasets=[{"dataset_name": "eval"}], output_format="list")
+    assert [m.model_id for m in on_eval] == [lm.model_id]
+    assert mt.search_logged_models(datasets=[{"dataset_name": "train"}]).empty
     assert mt.get_logged_model(lm.model_id).artifact_location.endswith(
         f"/models/{lm.model_id}/artifacts"
     )

@@ -35,6 +35,10 @@ DUCKDB_REGISTRY = RegistryDialect(
         "EXISTS (SELECT 1 FROM store.metric_links l JOIN store.metrics x "
         "ON x.link_id = l.link_id WHERE l.model_id = lm.model_id AND l.key = ? AND {pred})"
     ),
+    dataset_exists=(
+        "EXISTS (SELECT 1 FROM store.metric_links d WHERE d.model_id = lm.model_id "
+        "AND d.dataset_name = ? AND {pred})"
+    ),
 )
 
 

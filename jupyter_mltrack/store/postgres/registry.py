@@ -37,6 +37,10 @@ POSTGRES_REGISTRY = RegistryDialect(
         "EXISTS (SELECT 1 FROM store.metrics x WHERE x.model_id = lm.model_id "
         "AND x.key = ? AND {pred})"
     ),
+    dataset_exists=(
+        "EXISTS (SELECT 1 FROM store.metrics d WHERE d.model_id = lm.model_id "
+        "AND d.dataset_name = ? AND {pred})"
+    ),
 )
 
 

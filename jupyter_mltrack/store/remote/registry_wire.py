@@ -8,6 +8,7 @@ The ``*_from_dict`` functions check every field and raise ``InvalidParameter`` n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -193,7 +194,26 @@ def logged_model_query_to_params(query: LoggedModelQuery) -> list[tuple[str, Any
         ("max_results", query.max_results),
         *(("order_by", o) for o in query.order_by),
         ("page_token", query.page_token),
+        *(("dataset", json.dumps(list(d))) for d in query.datasets),
     ]
+
+
+def _dataset_param(text: str) -> tuple[str, str | None]:
+    """One ``dataset`` query parameter: a JSON ``[name, digest or null]``."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not isinstance(value[0], str)
+        or not isinstance(value[1], (str, type(None)))
+    ):
+        raise InvalidParameter(
+            f"Query parameter 'dataset' must be a JSON [name, digest or null], got {text!r}."
+        )
+    return value[0], value[1]
 
 
 def logged_model_query_from_params(query_list: Any, number: Any, one: Any) -> LoggedModelQuery:
@@ -205,4 +225,5 @@ def logged_model_query_from_params(query_list: Any, number: Any, one: Any) -> Lo
         100 if size is None else size,
         tuple(query_list("order_by")),
         one("page_token") or None,
+        tuple(_dataset_param(t) for t in query_list("dataset")),
     )
