@@ -327,12 +327,18 @@ def _predicate(column: str, cond: Cond, like_escape: str) -> tuple[str, list[obj
 
 
 def compile_conditions(
-    conds: Sequence[Cond], spec: SearchSpec, *, like_escape: str = ""
+    conds: Sequence[Cond],
+    spec: SearchSpec,
+    *,
+    like_escape: str = "",
+    scope: Mapping[str, tuple[str, Sequence[object]]] | None = None,
 ) -> tuple[str, list[object]]:
     """``(where, params)`` for ``conds``; ``"TRUE"`` when there are none.
 
     ``like_escape`` is the dialect's LIKE suffix (PostgreSQL: ``" ESCAPE ''"``, so ``\\``
-    is an ordinary character as in DuckDB).
+    is an ordinary character as in DuckDB). ``scope``: keyed prefix -> ``(sql, params)``
+    ANDed to each of its comparisons' ``{pred}`` (a logged-model search's datasets on its
+    ``metrics.`` comparisons).
     """
     parts: list[str] = []
     params: list[object] = []
@@ -346,6 +352,9 @@ def compile_conditions(
         else:
             template, _ = spec.keyed[cond.field]
             sql, values = _predicate("x.value", cond, like_escape)
+            if scope and cond.field in scope:
+                extra, extra_values = scope[cond.field]
+                sql, values = f"{sql} AND {extra}", [*values, *extra_values]
             parts.append(template.replace("{pred}", sql))
             params.append(cond.key)
             params.extend(values)

@@ -56,7 +56,7 @@ from .registry_search import (
 )
 from .search import decode_page_token, encode_page_token, search_fingerprint
 
-__all__ = ["Q", "RegistryDialect", "SqlRegistry", "logged_model_location"]
+__all__ = ["Q", "RegistryDialect", "SqlRegistry", "datasets_predicate", "logged_model_location"]
 
 #: The logged-model tag listing the registered versions made from it (MLflow's name).
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
@@ -84,8 +84,10 @@ class RegistryDialect:
     dataset_name, dataset_digest)``, the latest point per run, key and dataset of the
     models in its one bound list parameter. ``metric_exists``: the filter's ``EXISTS``
     over ``lm.model_id``'s points with key ``?`` and ``{pred}`` on ``x.value``.
-    ``dataset_exists``: an ``EXISTS`` over ``lm.model_id``'s points on dataset name ``?``
-    and ``{pred}`` on ``d.dataset_digest`` (``datasets=`` of a logged-model search).
+    ``dataset_exists``: an ``EXISTS`` over ``lm.model_id``'s points with ``{pred}`` on
+    ``d.dataset_name`` and ``d.dataset_digest`` (``datasets=`` of a logged-model search);
+    ``metric_dataset``: the ``(dataset_name, dataset_digest)`` columns inside
+    ``metric_exists`` (a ``metrics.`` comparison then counts only those datasets' points).
     """
 
     in_list: Callable[[str], str]
@@ -93,6 +95,24 @@ class RegistryDialect:
     model_metrics: str
     metric_exists: str
     dataset_exists: str
+    metric_dataset: tuple[str, str]
+
+
+def datasets_predicate(
+    datasets: Sequence[tuple[str, str | None]], name: str, digest: str
+) -> tuple[str, list[object]]:
+    """``(sql, params)``: columns ``name`` / ``digest`` match one of ``datasets`` (a ``None``
+    digest matches any)."""
+    parts: list[str] = []
+    params: list[object] = []
+    for dataset_name, dataset_digest in datasets:
+        if dataset_digest is None:
+            parts.append(f"{name} = ?")
+            params.append(dataset_name)
+        else:
+            parts.append(f"({name} = ? AND {digest} = ?)")
+            params.extend([dataset_name, dataset_digest])
+    return f"({' OR '.join(parts)})", params
 
 
 def now_ms() -> int:
@@ -280,19 +300,26 @@ class SqlRegistry:
     def search_logged_models(self, query: LoggedModelQuery) -> ModelPage[LoggedModel]:
         dialect = self._registry_dialect
         spec = logged_model_spec(dialect.metric_exists)
+        # MLflow's datasets: a model with a point on one of them; metrics.<key> comparisons
+        # then count only those datasets' points
+        scope = (
+            {"metrics": datasets_predicate(query.datasets, *dialect.metric_dataset)}
+            if query.datasets
+            else None
+        )
         where, params = compile_conditions(
-            parse_conditions(query.filter_string, spec), spec, like_escape=dialect.like_escape
+            parse_conditions(query.filter_string, spec),
+            spec,
+            like_escape=dialect.like_escape,
+            scope=scope,
         )
         if query.experiment_ids:
             where += f" AND {dialect.in_list('lm.experiment_id')}"
             params.append(list(query.experiment_ids))
         if query.datasets:
-            exists = []
-            for name, digest in query.datasets:
-                pred = "TRUE" if digest is None else "d.dataset_digest = ?"
-                exists.append(dialect.dataset_exists.format(pred=pred))
-                params.extend([name] if digest is None else [name, digest])
-            where += f" AND ({' OR '.join(exists)})"
+            pred, values = datasets_predicate(query.datasets, "d.dataset_name", "d.dataset_digest")
+            where += f" AND {dialect.dataset_exists.format(pred=pred)}"
+            params.extend(values)
         fingerprint = search_fingerprint(
             query.experiment_ids,
             query.filter_string,

@@ -212,6 +212,13 @@ def test_search_logged_models_by_dataset(reg):
     assert names(("train", None), ("eval", "123")) == ["a", "b"]
     assert names(("eval", "999")) == [] and names(("nosuch", None)) == []
     assert names(("eval", None), text="name != 'a'") == ["b"]
+    # a metrics.<key> comparison counts only the points on those datasets (MLflow's)
+    assert names(text="metrics.acc > 0.75") == ["a", "b"]
+    assert names(("eval", None), text="metrics.acc > 0.75") == ["a", "b"]
+    assert names(("eval", "456"), text="metrics.acc > 0.85") == []
+    assert names(("train", None), text="metrics.acc > 0.5") == []
+    assert names(("train", None), ("eval", "456"), text="metrics.acc > 0.5") == ["b"]
+    assert names(("train", None), text="metrics.loss < 0.5 AND name = 'b'") == ["b"]
     first = reg.search_logged_models(
         LoggedModelQuery(("0",), "", 1, ("name ASC",), datasets=(("eval", None),))
     )

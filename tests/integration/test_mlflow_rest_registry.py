@@ -222,6 +222,9 @@ def test_search_logged_models_by_dataset(client: MlflowClient) -> None:
     assert names([{"dataset_name": "eval"}]) == ["a", "b"]
     assert names([{"dataset_name": "eval", "dataset_digest": "9"}]) == []
     assert names([{"dataset_name": "eval"}], filter_string="name != 'a'") == ["b"]
+    on_456 = [{"dataset_name": "eval", "dataset_digest": "456"}]
+    assert names(on_456, filter_string="metrics.acc > 0.75") == ["b"]
+    assert names(on_456, filter_string="metrics.acc > 0.85") == []
     page = client.search_logged_models(
         [exp_id],
         datasets=[{"dataset_name": "eval"}],

@@ -36,9 +36,9 @@ DUCKDB_REGISTRY = RegistryDialect(
         "ON x.link_id = l.link_id WHERE l.model_id = lm.model_id AND l.key = ? AND {pred})"
     ),
     dataset_exists=(
-        "EXISTS (SELECT 1 FROM store.metric_links d WHERE d.model_id = lm.model_id "
-        "AND d.dataset_name = ? AND {pred})"
+        "EXISTS (SELECT 1 FROM store.metric_links d WHERE d.model_id = lm.model_id AND {pred})"
     ),
+    metric_dataset=("l.dataset_name", "l.dataset_digest"),
 )
 
 

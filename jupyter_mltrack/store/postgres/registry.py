@@ -38,9 +38,9 @@ POSTGRES_REGISTRY = RegistryDialect(
         "AND x.key = ? AND {pred})"
     ),
     dataset_exists=(
-        "EXISTS (SELECT 1 FROM store.metrics d WHERE d.model_id = lm.model_id "
-        "AND d.dataset_name = ? AND {pred})"
+        "EXISTS (SELECT 1 FROM store.metrics d WHERE d.model_id = lm.model_id AND {pred})"
     ),
+    metric_dataset=("x.dataset_name", "x.dataset_digest"),
 )
 
 
