@@ -150,10 +150,12 @@ class _Pool:
         self.lock = threading.Lock()
         self.stopping = []
         self.started = False
+        self.spawned = []  # every server started, so none outlives the session
 
     def _spawn(self):
         proc, tmp, log = _start(0)
         item = {"proc": proc, "tmp": tmp, "log": log, "url": None, "error": None}
+        self.spawned.append(item)
 
         def wait():
             try:
@@ -177,6 +179,7 @@ class _Pool:
         return item
 
     def release(self, item):
+        item["released"] = True
         thread = threading.Thread(
             target=_stop, args=(item["proc"], item["tmp"], item["log"]), daemon=True
         )
@@ -205,9 +208,11 @@ def mltrack_server(port=None, artifacts=None):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    while not _POOL.ready.empty():
-        item = _POOL.ready.get()
-        _stop(item["proc"], item["tmp"], item["log"])
+    # the ones still starting too (not yet in ``ready``): they used to outlive the run
+    for item in _POOL.spawned:
+        if not item.get("released"):
+            item["released"] = True
+            _stop(item["proc"], item["tmp"], item["log"])
     for thread in _POOL.stopping:
         thread.join(60)
 
