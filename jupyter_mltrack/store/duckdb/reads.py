@@ -108,16 +108,7 @@ def load_runs(
         ):
             inputs.setdefault(rid, []).append(DatasetInput(Dataset(*ds), json.loads(tags)))
     links = model_links(q, ids) if wanted is None else {}
-    by_id = {
-        r[0]: Run(
-            RunInfo(*r),
-            RunData(*data[r[0]]),
-            RunInputs(inputs.get(r[0], []), links.get(r[0], ([], []))[0]),
-            RunOutputs(links.get(r[0], ([], []))[1]),
-        )
-        for r in rows
-    }
-    return [by_id[i] for i in ids if i in by_id]
+    return assemble_runs(ids, rows, data, inputs, links)
 
 
 #: A run's model links (migration 6), and as outputs at step 0 the logged models whose
@@ -130,6 +121,28 @@ _MODEL_LINKS = (
     "WHERE l.run_id = m.source_run_id AND l.model_id = m.model_id AND l.direction = 'output') "
     "ORDER BY run_id, direction, step, model_id"
 )
+
+
+def assemble_runs(
+    ids: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    data: dict[str, tuple[dict[str, float], dict[str, str], dict[str, str]]],
+    inputs: dict[str, list[DatasetInput]],
+    links: dict[str, tuple[list[LoggedModelInput], list[LoggedModelOutput]]],
+) -> list[Run]:
+    """The :class:`Run` of each of ``rows`` (``_RUN_COLUMNS``), in the order of ``ids``
+    (missing ids dropped), from the metrics/params/tags, dataset inputs and model links a
+    ``load_runs`` read; the PostgreSQL store's ``load_runs`` ends with it too."""
+    by_id: dict[str, Run] = {}
+    for r in rows:
+        model_inputs, model_outputs = links.get(r[0], ([], []))
+        by_id[r[0]] = Run(
+            RunInfo(*r),
+            RunData(*data[r[0]]),
+            RunInputs(inputs.get(r[0], []), model_inputs),
+            RunOutputs(model_outputs),
+        )
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def model_links(

@@ -21,16 +21,12 @@ from ...entities import (
     DatasetInput,
     MetricHistory,
     Run,
-    RunData,
-    RunInfo,
-    RunInputs,
-    RunOutputs,
 )
 from ...errors import InvalidParameter, MltrackError
 from ...settings import SEARCH_LIMIT
 from ..arrow import detached_relation
 from ..base import RunPage, RunQuery, SeriesRequest
-from ..duckdb.reads import keys_by_table, model_links, view_type_clause
+from ..duckdb.reads import assemble_runs, keys_by_table, model_links, view_type_clause
 from ..search import (
     POSTGRES,
     compile_filter,
@@ -111,16 +107,7 @@ def load_runs(con: Con, run_ids: Sequence[str], columns: Sequence[str] | None = 
     for rid, tags, *ds in input_rows:
         inputs.setdefault(rid, []).append(DatasetInput(Dataset(*ds), json.loads(tags)))
     links = model_links(con.fetchall, ids) if wanted is None else {}
-    by_id = {
-        r[0]: Run(
-            RunInfo(*r),
-            RunData(*data[r[0]]),
-            RunInputs(inputs.get(r[0], []), links.get(r[0], ([], []))[0]),
-            RunOutputs(links.get(r[0], ([], []))[1]),
-        )
-        for r in rows
-    }
-    return [by_id[i] for i in ids if i in by_id]
+    return assemble_runs(ids, rows, data, inputs, links)
 
 
 def _check_max_results(max_results: int | None) -> int:
