@@ -7,7 +7,10 @@ same run:
 
 - ``ingest``: sustained points/s from ``--clients`` (8) client processes: ours through our
   client (buffered batches); MLflow's best case, ``log_batch`` of 1,000 metrics per request
-  with the mlflow client, against MLflow and against ours;
+  with the mlflow client, against MLflow and against ours; and the same log-batch requests encoded before the clock starts (``pre-encoded``: plain
+  HTTP from 8 processes, so the servers' own work is what is measured; on a 2-core machine
+  the mlflow client and ours leave the servers idle part of the time, and only this row
+  shows what a second server process adds);
 - ``search``: ``search_runs`` per second from 4 client processes with the mlflow client (a
   filter on a metric, ordered, ``--page`` results) over ``--runs`` (100,000) runs; the runs
   are written once before the servers start, straight into each database (ours with our
@@ -136,6 +139,9 @@ def main() -> int:
     parser.add_argument("--page", type=int, default=100, help="results per search")
     parser.add_argument("--ingest-points", type=int, default=100_000, help="per ours client")
     parser.add_argument("--mlflow-ingest-points", type=int, default=20_000, help="per client")
+    parser.add_argument(
+        "--wire-ingest-points", type=int, default=50_000, help="per pre-encoding client, ours"
+    )
     parser.add_argument("--seconds", type=float, default=15.0, help="of search per round")
     parser.add_argument("--workers", default="1,2")
     args = parser.parse_args()
@@ -150,6 +156,7 @@ def main() -> int:
     from pg_support import start_postgres
 
     pg = start_postgres()
+    scaling: dict[str, list[float]] = {}
     lines = [f"{'':<52} {'ours':>12} {'mlflow':>12} {'unit':<10} {'vs mlflow':>9}"]
     try:
         ours_uri = pg.create_database("ours")
@@ -180,6 +187,10 @@ def main() -> int:
                     o = bench_server.ingest("ours", ours, args.ingest_points, n)
                     m = bench_server.ingest("mlflow", theirs, args.mlflow_ingest_points, n)
                     mo = bench_server.ingest("mlflow", ours, args.mlflow_ingest_points, n)
+                    wo = bench_server.ingest("wire", ours, args.wire_ingest_points, n)
+                    wm = bench_server.ingest("wire", theirs, args.mlflow_ingest_points, n)
+                    scaling.setdefault("our client", []).append(o)
+                    scaling.setdefault("pre-encoded MLflow log-batch", []).append(wo)
                     so = search(ours, str(seeded["ours"]), args.seconds, args.page)
                     sm = search(theirs, str(seeded["mlflow"]), args.seconds, args.page)
                     w = f"{workers} process{'es' if workers > 1 else ''}"
@@ -189,6 +200,7 @@ def main() -> int:
                     new = [
                         row(f"ingest, {w}, {n} clients, our client", o, m, pts, True),
                         row(f"ingest, {w}, {n} clients, mlflow client", mo, m, pts, True),
+                        row(f"ingest, {w}, {n} clients, pre-encoded", wo, wm, pts, True),
                         row(label, so, sm, "searches/s", True),
                     ]
                     if args.history:
@@ -209,6 +221,8 @@ def main() -> int:
 
         shutil.rmtree(pg.base, ignore_errors=True)
     print("\n" + "\n".join(lines))
+    for kind, (one, two, *_) in ((k, v) for k, v in scaling.items() if len(v) > 1):
+        print(f"ingest, 2 processes against 1, {kind}: {two / one:.2f}x (target 1.6x)")
     return 0
 
 

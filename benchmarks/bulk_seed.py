@@ -24,7 +24,7 @@ def seed_mltrack_runs(uri: str, runs: int, metric: Callable[[int], float]) -> st
     directly; no server may hold it). Returns the experiment id."""
     import pyarrow as pa
 
-    from jupyter_mltrack.store.copy import append_rows, open_direct
+    from jupyter_mltrack.store.copy import append_rows, open_direct, refresh_statistics
 
     store = open_direct(uri)
     try:
@@ -64,6 +64,7 @@ def seed_mltrack_runs(uri: str, runs: int, metric: Callable[[int], float]) -> st
             append_rows(store, "metrics", pa.table(
                 {**points, "dataset_name": none, "dataset_digest": none, "model_id": none}
             ))  # fmt: skip
+        refresh_statistics(store)
     finally:
         store.close()
     return str(experiment_id)
@@ -128,5 +129,8 @@ def seed_mlflow_runs(
             ]
             session.execute(insert(SqlMetric.__table__), points)
             session.execute(insert(SqlLatestMetric.__table__), points)
+    if store.engine.dialect.name == "postgresql":  # as refresh_statistics does for ours
+        with store.engine.begin() as con:
+            con.exec_driver_sql("ANALYZE")
     store.engine.dispose()
     return str(experiment_id)

@@ -242,6 +242,17 @@ def append_rows(store: Any, table: str, chunk: pa.Table) -> None:
         copy_table(con.cur, f"store.{table}", chunk)
 
 
+def refresh_statistics(store: Any) -> None:
+    """After bulk appends: a PostgreSQL store's planner statistics are read anew (``ANALYZE``),
+    so the first searches are planned on the rows that are there. Without it PostgreSQL
+    estimated 2 of 100,000 copied runs, and one filtered, ordered page took 463 ms instead of
+    1 ms until autovacuum got to it. DuckDB keeps its statistics as it writes: nothing to do."""
+    if hasattr(store, "path"):
+        return
+    with store.db.transaction() as con:
+        con.execute("ANALYZE", None)
+
+
 def _typed_metrics(chunk: pa.Table) -> pa.Table:
     from .arrow import LINKED_METRIC_SCHEMA
 
@@ -323,6 +334,7 @@ def copy_store(
                 done += chunk.num_rows
                 progress(f"{table}: {done:,} rows")
             report[table] = done
+        refresh_statistics(dest)
         files = 0
         for old, new in moves.items():
             src_dir, dst_dir = _local_dir(old), _local_dir(new)

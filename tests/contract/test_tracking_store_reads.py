@@ -127,6 +127,14 @@ def test_order_by_several_keys_with_nan_and_missing_values(store):
     assert names(("metrics.loss ASC", "params.opt DESC")) == "daebcf"
     assert names(("params.opt DESC", "metrics.loss DESC")) == "acedbf"
     assert names(("metrics.loss DESC", "params.opt ASC"), "metrics.loss < 1") == "ead"
+    # a filter item on an ordered key becomes PostgreSQL's inner join (compile_search): the
+    # same answers, NaN included by ``> 0.1`` and still after the numbers
+    assert names(("metrics.loss DESC", "params.opt ASC"), "metrics.loss > 0.1") == "eadb"
+    both = "metrics.loss > 0.1 AND params.opt = 'adam'"
+    assert names(("params.opt ASC", "metrics.loss ASC"), both) == "deb"
+    assert names(("metrics.loss ASC",), "params.opt = 'sgd' AND metrics.loss >= 0.5") == "a"
+    either = "metrics.loss > 0.3 OR params.opt = 'sgd'"
+    assert names(("metrics.loss DESC", "params.opt ASC"), either) == "eabc"
 
 
 def test_search_runs_view_type_and_bad_arguments(store):

@@ -30,7 +30,7 @@ from ..duckdb.reads import assemble_runs, keys_by_table, model_links, view_type_
 from ..search import (
     POSTGRES,
     compile_filter,
-    compile_order_joins,
+    compile_search,
     decode_page_token,
     encode_page_token,
     parse_filter,
@@ -125,19 +125,18 @@ def _select_run_ids(query: RunQuery, ordered: bool = True) -> tuple[str, list[An
         raise InvalidParameter(
             "search_runs needs at least one experiment id or name; pass experiment_ids=[...]"
         )
-    where_sql, where_params = compile_filter(
-        parse_filter(query.filter_string), run_alias="r", dialect=POSTGRES
-    )
+    node = parse_filter(query.filter_string)
     stage_sql, stage_params = view_type_clause(query.view_type, "r.lifecycle_stage")
-    where = f"WHERE {in_list('r.experiment_id')} AND {stage_sql} AND ({where_sql})"
-    params = [list(query.experiment_ids), *stage_params, *where_params]
+    scope = f"{in_list('r.experiment_id')} AND {stage_sql}"
+    scope_params = [list(query.experiment_ids), *stage_params]
     if not ordered:
-        return f"SELECT r.run_id FROM store.runs r {where}", params
-    joins, order_sql, order_params = compile_order_joins(
-        parse_order_by(list(query.order_by)), run_alias="r", dialect=POSTGRES
-    )
-    sql = f"SELECT r.run_id FROM store.runs r {joins} {where} ORDER BY {order_sql}"
-    return sql, [*order_params, *params]
+        where_sql, where_params = compile_filter(node, run_alias="r", dialect=POSTGRES)
+        sql = f"SELECT r.run_id FROM store.runs r WHERE {scope} AND ({where_sql})"
+        return sql, [*scope_params, *where_params]
+    c = compile_search(node, parse_order_by(list(query.order_by)), run_alias="r", dialect=POSTGRES)
+    sql = f"SELECT r.run_id FROM store.runs r {c.joins} WHERE {scope} AND ({c.where})"
+    sql += f" ORDER BY {c.order}"
+    return sql, [*c.join_params, *scope_params, *c.where_params]
 
 
 def count_runs(con: Con, query: RunQuery) -> int:

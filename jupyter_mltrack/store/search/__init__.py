@@ -38,7 +38,7 @@ from ._ast import (
     Or,
     OrderKey,
 )
-from ._compiler import compile_filter, compile_order_by, compile_order_joins
+from ._compiler import compile_filter, compile_order_by, compile_search
 from ._dialect import DUCKDB, POSTGRES, SearchDialect
 from ._paging import decode_page_token, encode_page_token, search_fingerprint
 from ._parser import parse_filter, parse_order_by
@@ -62,7 +62,7 @@ __all__ = [
     "SearchDialect",
     "compile_filter",
     "compile_order_by",
-    "compile_order_joins",
+    "compile_search",
     "decode_page_token",
     "encode_page_token",
     "parse_filter",
