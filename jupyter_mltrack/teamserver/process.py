@@ -44,6 +44,9 @@ log = logging.getLogger("jupyter_mltrack.teamserver")
 
 #: Seconds a stopping server waits for requests in flight before closing connections.
 DRAIN_S = 20.0
+#: ``--workers N``: seconds a kept-alive connection lives before the server closes it after a
+#: response, so long-running clients spread over the processes (``app._Tracked``).
+RECONNECT_AFTER_S = 1.0
 #: Largest request body read into memory (a batch request of 32 x 10,000 points is ~5 MB;
 #: streamed routes such as artifact uploads raise their own limit).
 MAX_BODY_BYTES = 512 * 1024 * 1024
@@ -145,7 +148,12 @@ async def serve(
     auth = None
     try:
         auth = _auth(options, backend)
-        app = build_app(backend, expose_metrics=options.expose_metrics, auth=auth)
+        app = build_app(
+            backend,
+            expose_metrics=options.expose_metrics,
+            auth=auth,
+            reconnect_after_s=RECONNECT_AFTER_S if options.workers > 1 else None,
+        )
         register_source(backend.metrics_source)
         server = tornado.httpserver.HTTPServer(
             app,

@@ -5,7 +5,8 @@ Real processes throughout: a PostgreSQL cluster (``tests/pg_support.py``), serve
 (``server_clients.py``). Asserted:
 
 - two servers on different ports, a client on each: each sees the other's runs;
-- ``--workers 2``: both workers answer, and the data is the same whichever answers;
+- ``--workers 2``: both workers answer, and the data is the same whichever answers; a
+  kept-alive client is moved between them (the server closes old connections);
 - a batch ``(client_id, seq)`` sent to one process and retried on the other is stored once;
 - PostgreSQL stopped while clients log: the server answers 503 while it is gone and
   recovers by itself when it is back; every point the clients logged arrives exactly once;
@@ -190,6 +191,39 @@ def test_workers_share_the_port_and_the_data(postgres_server, tmp_path):
         finally:
             client.close()
     assert server.proc.returncode == 0  # SIGTERM to the parent stopped every worker
+
+
+def _keepalive_answers(url: str, seconds: float) -> list[tuple[int, str]]:
+    """(worker pid, Connection header) of each answer to requests on one kept-alive session
+    for ``seconds`` (requests reconnects by itself when an answer says close)."""
+    import requests
+
+    answers = []
+    with requests.Session() as session:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            response = session.get(url + "/mltrack/api/v1/info", timeout=30)
+            assert response.status_code == 200, response.text
+            answers.append((int(response.json()["pid"]), response.headers.get("Connection", "")))
+    return answers
+
+
+def test_kept_alive_clients_move_between_workers(postgres_server, tmp_path):
+    """A client keeps its connection while it runs; with --workers the server closes a
+    connection older than RECONNECT_AFTER_S after an answer, so long-running clients spread
+    over the processes (8 clients once landed 6 and 2) and every request still succeeds."""
+    uri = postgres_server.create_database("keepalive")
+    with _server(tmp_path, uri, "w", "--workers", "2") as server:
+        with ThreadPoolExecutor(4) as pool:  # four clients at once, each on its own session
+            sessions = list(pool.map(lambda _: _keepalive_answers(server.url, 4.0), range(4)))
+    for answers in sessions:  # each session reopened its connection a few times, no error
+        closes = sum(1 for _, header in answers if header.lower() == "close")
+        assert 2 <= closes < len(answers) / 4, f"{closes} closes in {len(answers)} answers"
+    assert len({pid for answers in sessions for pid, _ in answers}) == 2
+    with _server(tmp_path, uri, "one") as server:  # one process: nothing to spread
+        answers = _keepalive_answers(server.url, 1.5)
+    assert len({pid for pid, _ in answers}) == 1
+    assert all(header.lower() != "close" for _, header in answers)
 
 
 def test_postgres_restarted_under_load_loses_nothing(postgres_server, tmp_path):
