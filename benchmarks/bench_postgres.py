@@ -7,10 +7,11 @@ same run:
 
 - ``ingest``: sustained points/s from ``--clients`` (8) client processes: ours through our
   client (buffered batches); MLflow's best case, ``log_batch`` of 1,000 metrics per request
-  with the mlflow client, against MLflow and against ours; and the same log-batch requests encoded before the clock starts (``pre-encoded``: plain
-  HTTP from 8 processes, so the servers' own work is what is measured; on a 2-core machine
-  the mlflow client and ours leave the servers idle part of the time, and only this row
-  shows what a second server process adds);
+  with the mlflow client, against MLflow and against ours; and the same log-batch requests
+  encoded before the clock starts (``pre-encoded``: plain HTTP from 8 processes, so the
+  servers' own work is what is measured; on a 2-core machine the mlflow client and ours
+  leave the servers idle part of the time, and only this row shows what a second server
+  process adds);
 - ``search``: ``search_runs`` per second from 4 client processes with the mlflow client (a
   filter on a metric, ordered, ``--page`` results) over ``--runs`` (100,000) runs; the runs
   are written once before the servers start, straight into each database (ours with our

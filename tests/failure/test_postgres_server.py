@@ -213,9 +213,9 @@ def test_kept_alive_clients_move_between_workers(postgres_server, tmp_path):
     connection older than RECONNECT_AFTER_S after an answer, so long-running clients spread
     over the processes (8 clients once landed 6 and 2) and every request still succeeds."""
     uri = postgres_server.create_database("keepalive")
-    with _server(tmp_path, uri, "w", "--workers", "2") as server:
-        with ThreadPoolExecutor(4) as pool:  # four clients at once, each on its own session
-            sessions = list(pool.map(lambda _: _keepalive_answers(server.url, 4.0), range(4)))
+    # four clients at once, each on its own session
+    with _server(tmp_path, uri, "w", "--workers", "2") as server, ThreadPoolExecutor(4) as pool:
+        sessions = list(pool.map(lambda _: _keepalive_answers(server.url, 4.0), range(4)))
     for answers in sessions:  # each session reopened its connection a few times, no error
         closes = sum(1 for _, header in answers if header.lower() == "close")
         assert 2 <= closes < len(answers) / 4, f"{closes} closes in {len(answers)} answers"
