@@ -275,7 +275,17 @@ SCROLL_JS = """async (seconds) => {
     if (f >= 1 && !blank) break;
     if (now - t0 > seconds * 1000 + 30000) break;
   }
-  return {frames, blankFrames, longest, longestAt, ms: performance.now() - t0, rows, max};
+  // the rows reads of the scroll's first seconds: [start, end] ms from t0, offset, limit
+  const reads = performance.getEntriesByType('resource')
+    .filter(e => e.name.includes('/lab/runs?') && e.responseEnd > t0 - 1000 &&
+                 e.startTime < t0 + 2000)
+    .map(e => {
+      const q = new URL(e.name).searchParams;
+      return [Math.round(e.startTime - t0), Math.round(e.responseEnd - t0),
+              Number(q.get('offset') ?? 0), Number(q.get('limit') ?? 0)];
+    });
+  return {frames, blankFrames, longest, longestAt, ms: performance.now() - t0, rows, max,
+          reads};
 }"""
 
 
@@ -305,6 +315,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--scroll-s", type=float, default=10.0)
+    parser.add_argument(
+        "--reads", action="store_true", help="list the scroll's first reads (ms from its start)"
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -372,6 +385,9 @@ def main() -> None:
                       f"rows, longest blank stretch {scroll['longest']:.0f} ms (from "
                       f"{scroll['longestAt'][0]} ms into the scroll, at row "
                       f"{scroll['longestAt'][1]:,}); target <= 100 ms")  # fmt: skip
+                if args.reads:
+                    for start, end, offset, limit in scroll["reads"]:
+                        print(f"  read {start:>6} -> {end:>6} ms: rows {offset:,} + {limit:,}")
                 browser.close()
             print(f"memory: Jupyter server RSS {rss_idle:.0f} MB before the page, "
                   f"{rss_mb(proc.pid):.0f} MB after serving it")  # fmt: skip

@@ -7,6 +7,7 @@ import {
   MAX_CACHED_BLOCKS,
   MAX_READ_BLOCKS,
   PREFETCH_BLOCKS,
+  PREFETCH_FIRST_READ_BLOCKS,
   PREFETCH_READ_BLOCKS,
   RunsModel,
   STOPPED_MS
@@ -313,9 +314,16 @@ describe('RunsModel page cache and prefetch', () => {
     ).toBe(true);
     // idle, the prefetch reads one at a time
     expect(most).toBe(1);
-    // the view's block, then 5,000 and 1,000 rows each side
-    expect(src.asked.length).toBe(1 + 2 + 1 + 2 + 2);
-    expect(src.asked[1].limit).toBe(PREFETCH_READ_BLOCKS * BLOCK_SIZE);
+    // each side in reads that grow from PREFETCH_FIRST_READ_BLOCKS: twice what is there
+    // (a scroll starting at once gets its first rows from a small read)
+    const sizes = [5, 10, 30, 15].map(k => k * BLOCK_SIZE);
+    expect(PREFETCH_FIRST_READ_BLOCKS * BLOCK_SIZE).toBe(sizes[0]);
+    // at the top: the view's block, then the 60 blocks after it
+    expect(src.asked.slice(1, 5).map(q => q.limit)).toEqual(sizes);
+    // at block 200: the view's block, then after it, then before it
+    expect(src.asked.slice(6, 10).map(q => q.limit)).toEqual(sizes);
+    expect(src.asked.slice(10).map(q => q.limit)).toEqual(sizes);
+    expect(src.asked.length).toBe(1 + 4 + 1 + 4 + 4);
     // rows it already has draw at once, no read: the next page is there
     const before = src.asked.length;
     let now = performance.now();
