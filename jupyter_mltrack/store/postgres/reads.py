@@ -7,7 +7,6 @@ column by column from the fetched rows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,8 +16,6 @@ import psycopg
 import pyarrow as pa
 
 from ...entities import (
-    Dataset,
-    DatasetInput,
     MetricHistory,
     Run,
 )
@@ -26,7 +23,8 @@ from ...errors import InvalidParameter, MltrackError
 from ...settings import SEARCH_LIMIT
 from ..arrow import detached_relation
 from ..base import RunPage, RunQuery, SeriesRequest
-from ..duckdb.reads import assemble_runs, keys_by_table, model_links, view_type_clause
+from ..duckdb.reads import load_runs as shared_load_runs
+from ..duckdb.reads import view_type_clause
 from ..search import (
     POSTGRES,
     compile_filter,
@@ -71,43 +69,9 @@ SQL_TIMEOUT_S = 60
 
 def load_runs(con: Con, run_ids: Sequence[str], columns: Sequence[str] | None = None) -> list[Run]:
     """Full :class:`Run` entities for ``run_ids``, in that order (missing ids are dropped);
-    ``columns`` narrows the data to those keys, as in the DuckDB store's ``load_runs``."""
-    if not run_ids:
-        return []
-    ids = list(run_ids)
-    rows = con.fetchall(
-        f"SELECT {_RUN_COLUMNS} FROM store.runs r WHERE {in_list('r.run_id')}", [ids]
-    )
-    data: dict[str, tuple[dict[str, float], dict[str, str], dict[str, str]]] = {
-        r[0]: ({}, {}, {}) for r in rows
-    }
-    wanted = keys_by_table(columns)
-    for pos, table in enumerate(("store.latest_metrics", "store.params", "store.tags")):
-        keys = wanted.get(table) if wanted is not None else None
-        if wanted is not None and not keys:
-            continue
-        sql = f"SELECT run_id, key, value FROM {table} WHERE {in_list('run_id')}"
-        params: list[Any] = [ids]
-        if keys:
-            sql += f" AND {in_list('key')}"
-            params.append(keys)
-        for rid, k, v in con.fetchall(sql, params):
-            data[rid][pos][k] = v
-    inputs: dict[str, list[DatasetInput]] = {}
-    input_rows = (
-        con.fetchall(
-            "SELECT i.run_id, i.tags, d.name, d.digest, d.source_type, d.source, d.schema, "
-            "d.profile FROM store.run_inputs i JOIN store.datasets d USING (dataset_id) "
-            f"WHERE {in_list('i.run_id')} ORDER BY d.name",
-            [ids],
-        )
-        if wanted is None
-        else []
-    )
-    for rid, tags, *ds in input_rows:
-        inputs.setdefault(rid, []).append(DatasetInput(Dataset(*ds), json.loads(tags)))
-    links = model_links(con.fetchall, ids) if wanted is None else {}
-    return assemble_runs(ids, rows, data, inputs, links)
+    ``columns`` narrows the data to those keys. The DuckDB store's ``load_runs``: its SQL
+    (semi-joins on ``= ANY(?)``, the same tables and columns) is PostgreSQL's too."""
+    return shared_load_runs(con.fetchall, run_ids, columns)
 
 
 def _check_max_results(max_results: int | None) -> int:
