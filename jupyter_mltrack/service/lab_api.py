@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import mimetypes
 import re
 import tempfile
@@ -45,7 +46,7 @@ import tornado.web
 
 from ..entities import Run
 from ..errors import ArtifactNotFound, InvalidParameter, RunNotFound
-from ..store.base import RunQuery, SeriesRequest
+from ..store.base import ROW_FIELDS, RunQuery, SeriesRequest
 from ..store.remote.wire import (
     dumps,
     encode_float,
@@ -323,12 +324,11 @@ def runs_page(core: TrackingCore, q: RunsQuery, version: int) -> dict[str, Any]:
             query.experiment_ids, query.filter_string, query.order_by, query.view_type
         )
         query = replace(query, page_token=encode_page_token(q.offset, fingerprint))
-    page = core.search_page(query)
-    runs = list(page.runs)
-    children = _child_counts(core, [r.info.run_id for r in runs])
+    page = core.search_rows(query)
+    children = _child_counts(core, [r["run_id"] for r in page.rows])
     total = None if q.filter.strip() else _plain_count(core, q)
     return {
-        "runs": [_row(r, q.columns, children.get(r.info.run_id, 0)) for r in runs],
+        "runs": [_row(r, q.columns, children.get(r["run_id"], 0)) for r in page.rows],
         "offset": q.offset,
         "total": total,
         "has_more": page.next_page_token is not None,
@@ -353,26 +353,16 @@ def page_json(body: dict[str, Any]) -> bytes:
     return orjson.dumps(body)
 
 
-def _row(run: Run, columns: list[str], child_count: int) -> dict[str, Any]:
-    info, data = run.info, run.data
-    values: dict[str, Any] = {}
+def _row(row: dict[str, Any], columns: list[str], child_count: int) -> dict[str, Any]:
+    """A ``RunRows`` row in the shape of ``RunRow``: the asked values under ``values``,
+    metrics through ``encode_float`` (NaN and infinities as strings)."""
+    values = {c: row[c] for c in columns}
     for column in columns:
-        kind, key = column.split(".", 1)
-        if kind == "metrics":
-            value = data.metrics.get(key)
-            values[column] = None if value is None else encode_float(value)
-        else:
-            values[column] = (data.params if kind == "params" else data.tags).get(key)
+        value = values[column]
+        if isinstance(value, float) and not math.isfinite(value):
+            values[column] = encode_float(value)
     return {
-        "run_id": info.run_id,
-        "run_name": info.run_name,
-        "experiment_id": info.experiment_id,
-        "status": info.status,
-        "start_time_ms": info.start_time_ms,
-        "end_time_ms": info.end_time_ms,
-        "user_id": info.user_id,
-        "lifecycle_stage": info.lifecycle_stage,
-        "parent_run_id": info.parent_run_id,
+        **{name: row[name] for name in ROW_FIELDS},
         "child_count": child_count,
         "values": values,
     }

@@ -14,7 +14,17 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..entities import Dataset, Experiment, MetricHistory, Run
 
-__all__ = ["LinkedMetricRow", "MetricRow", "RunPage", "RunQuery", "SeriesRequest", "TrackingStore"]
+__all__ = [
+    "ROW_FIELDS",
+    "LinkedMetricRow",
+    "MetricRow",
+    "RunPage",
+    "RunQuery",
+    "RunRowReader",
+    "RunRows",
+    "SeriesRequest",
+    "TrackingStore",
+]
 
 #: One metric point as buffered by the client: (run_id, key, value, timestamp_ms, step).
 MetricRow = tuple[str, str, float, int, int]
@@ -29,6 +39,49 @@ class RunPage:
 
     runs: list[Run]
     next_page_token: str | None
+
+
+#: The run fields of each :class:`RunRows` row, before its asked columns.
+ROW_FIELDS = (
+    "run_id",
+    "run_name",
+    "experiment_id",
+    "status",
+    "start_time_ms",
+    "end_time_ms",
+    "user_id",
+    "lifecycle_stage",
+    "parent_run_id",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRows:
+    """One page of runs as flat rows: ``ROW_FIELDS`` plus one key per column of the query
+    (``metrics.acc``, ``params.lr``, ...; ``None`` where the run has no such key)."""
+
+    rows: list[dict[str, Any]]
+    next_page_token: str | None
+
+    @classmethod
+    def of_runs(cls, page: RunPage, columns: Sequence[str]) -> RunRows:
+        """The rows of a page of entities."""
+        rows = []
+        for run in page.runs:
+            info, data = run.info, run.data
+            row: dict[str, Any] = {name: getattr(info, name) for name in ROW_FIELDS}
+            for column in columns:
+                kind, _, key = column.partition(".")
+                values: dict[str, Any] = (
+                    data.metrics
+                    if kind == "metrics"
+                    else data.params
+                    if kind == "params"
+                    else data.tags
+                )
+                row[column] = values.get(key)
+            rows.append(row)
+        return cls(rows, page.next_page_token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +135,20 @@ class RunCounter(Protocol):
     def count_runs(self, query: RunQuery) -> int:
         """How many runs ``query`` matches (experiments, view type, filter; paging and
         ``max_results`` ignored)."""
+        ...
+
+
+@runtime_checkable
+class RunRowReader(Protocol):
+    """A store that reads pages of flat rows itself (DuckDB: from a table of the whole
+    ordered search kept per store version, ``store/duckdb/row_pages.py``).
+
+    Optional: :meth:`.TrackingCore.search_rows` builds the rows from a page of entities for
+    stores without it.
+    """
+
+    def search_run_rows(self, query: RunQuery) -> RunRows:
+        """One page of ``query`` as :class:`RunRows` (``query.columns`` its columns)."""
         ...
 
 

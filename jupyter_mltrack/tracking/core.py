@@ -43,6 +43,8 @@ from ..store.base import (
     RunCounter,
     RunPage,
     RunQuery,
+    RunRowReader,
+    RunRows,
     SeriesRequest,
     TrackingStore,
 )
@@ -499,6 +501,16 @@ class TrackingCore(ArtifactMethods, RegistryMethods):
         """Columnar search (Arrow tables ``runs``, ``params``, ``metrics``, ``tags``)."""
         self._before_read()
         return self.store.search_runs_arrow(check_run_query(query))
+
+    def search_rows(self, query: RunQuery) -> RunRows:
+        """One page of a validated ``query`` as flat rows of its ``columns``: the store's
+        own read when it has one (:class:`~..store.base.RunRowReader`), else the rows of a
+        page of entities."""
+        self._before_read()
+        query = check_run_query(query)
+        if isinstance(self.store, RunRowReader):
+            return self.store.search_run_rows(query)
+        return RunRows.of_runs(self.store.search_runs(query), query.columns or ())
 
     def count_runs(self, query: RunQuery) -> int:
         """How many runs ``query`` matches: the store's ``count(*)`` when it has one

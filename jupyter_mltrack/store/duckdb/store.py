@@ -27,8 +27,8 @@ from ...config import resolve_duckdb_path
 from ...entities import Dataset, Experiment, LifecycleStage, MetricHistory, Run
 from ...errors import ExperimentNotFound, RunNotFound
 from ..arrow import conform_metric_table
-from ..base import LinkedMetricRow, MetricRow, RunPage, RunQuery, SeriesRequest
-from . import reads, writes
+from ..base import LinkedMetricRow, MetricRow, RunPage, RunQuery, RunRows, SeriesRequest
+from . import reads, row_pages, writes
 from .connection import DEFAULT_READERS, Database
 from .dialect import in_list
 from .migrations import migrate
@@ -80,6 +80,7 @@ class DuckDBStore(DuckDBRegistry):
         )
         self.db = Database(self.path, readers=readers)
         self.order_cache = reads.OrderCache()
+        self.row_cache = row_pages.RowTableCache()
         try:
             with self.db.writer() as con:
                 migrate(con)
@@ -233,6 +234,11 @@ class DuckDBStore(DuckDBRegistry):
                 self.order_cache,
                 version,
             )
+
+    def search_run_rows(self, query: RunQuery) -> RunRows:
+        version = self.db.writes  # before the read, as in search_runs
+        with self.db.reader() as cur:
+            return row_pages.search_run_rows(cur, query, self.row_cache, self.order_cache, version)
 
     def search_runs_arrow(self, query: RunQuery) -> dict[str, Any]:
         with self.db.reader() as cur:
