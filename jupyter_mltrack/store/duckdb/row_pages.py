@@ -5,19 +5,21 @@ page through :func:`.reads.search_runs` reads the page's runs and values by semi
 its ids, which scan the runs and latest-metrics tables whatever the page's size, then builds
 :class:`~jupyter_mltrack.entities.Run` entities: about 52 ms for 3,000 rows of 3 metric
 columns at 100,000 runs, most of the server's work in a scroll. Here the second deep page
-of one search at one store version builds the whole ordered result once, as one Arrow table
-of the run columns and the asked values (161 ms, 13 MB at 100,000 runs), and every page
-after it is a slice of it (3 ms). The table is dropped at the next write (the store's write
-counter, as :class:`.reads.OrderCache` does), and the first deep page at a version still
-reads only its own rows: a store written while a view scrolls (runs logging) never pays a
-build per page.
+of one search at one store version starts building the whole ordered result, as one Arrow
+table of the run columns and the asked values (161 ms, 13 MB at 100,000 runs, on a thread
+of its own), and every page after it is a slice of it (3 ms). The table is dropped at the
+next write (the store's write counter, as :class:`.reads.OrderCache` does), and the first
+deep page at a version still reads only its own rows: a store written while a view scrolls
+(runs logging) never pays a build per page.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import duckdb
@@ -29,39 +31,69 @@ from .reads import _COLUMN_TABLES, OrderCache, _check_max_results, _select_run_i
 
 __all__ = ["RowTableCache", "search_run_rows"]
 
+log = logging.getLogger(__name__)
+
 
 class RowTableCache:
     """The ordered row tables of the last ``size`` searches, each valid at one store version;
-    ``builds`` counts the tables built, ``hits`` the pages sliced from one."""
+    ``builds`` counts the tables built, ``hits`` the pages sliced from one.
+
+    A table is built on a thread of its own, so no page waits for it: the page that starts
+    the build, and those asked while it runs, read their own rows. (Built in line, the
+    bench_jupyterlab scroll stood blank for 222-314 ms at its start while the second page
+    waited for the table.)
+    """
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
         self.builds = 0
         self.hits = 0
-        self._tables: OrderedDict[str, tuple[int, pa.Table | None]] = OrderedDict()
+        #: key -> (version, table or None while not built, whether a build runs)
+        self._tables: OrderedDict[str, tuple[int, pa.Table | None, bool]] = OrderedDict()
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def table(self, key: str, version: int, build: Callable[[], pa.Table]) -> pa.Table | None:
-        """The table of ``key`` at ``version``; built by ``build()`` when a deep page of it was
-        asked at this version before, else ``None`` (the first such page: read it alone)."""
+        """The table of ``key`` at ``version``, or ``None`` (read the page alone). The second
+        call at one version starts ``build()`` in the background."""
         with self._lock:
             found = self._tables.get(key)
-            if found is not None and found[0] == version and found[1] is not None:
-                self.hits += 1
-                self._tables.move_to_end(key)
-                return found[1]
-            seen = found is not None and found[0] == version
-            if not seen:
-                self._remember(key, version, None)
+            if found is not None and found[0] == version:
+                if found[1] is not None:
+                    self.hits += 1
+                    self._tables.move_to_end(key)
+                    return found[1]
+                if not found[2]:
+                    self._remember(key, version, None, True)
+                    thread = threading.Thread(
+                        target=self._build, args=(key, version, build), daemon=True
+                    )
+                    self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+                    thread.start()
                 return None
-        table = build()
-        with self._lock:
-            self.builds += 1
-            self._remember(key, version, table)
-        return table
+            self._remember(key, version, None, False)
+            return None
 
-    def _remember(self, key: str, version: int, table: pa.Table | None) -> None:
-        self._tables[key] = (version, table)
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait for the builds running now (tests, and a store closing)."""
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+    def _build(self, key: str, version: int, build: Callable[[], pa.Table]) -> None:
+        try:
+            table = build()
+        except Exception:  # the store closed or changed under it: pages read alone
+            log.debug("Building the row table failed", exc_info=True)
+            table = None
+        with self._lock:
+            found = self._tables.get(key)
+            if found is not None and found[0] == version:
+                self._remember(key, version, table, False)
+                if table is not None:
+                    self.builds += 1
+
+    def _remember(self, key: str, version: int, table: pa.Table | None, building: bool) -> None:
+        self._tables[key] = (version, table, building)
         self._tables.move_to_end(key)
         while len(self._tables) > self.size:
             self._tables.popitem(last=False)
@@ -106,9 +138,10 @@ def search_run_rows(
     cache: RowTableCache,
     order: OrderCache,
     version: int,
+    reader: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
 ) -> RunRows:
     """One page of ``query`` as rows (see the module docstring); ``version`` is the store's
-    write counter read before the call."""
+    write counter read before the call, ``reader`` gives the table's build a cursor."""
     columns = list(query.columns or ())
     sql, params = _select_run_ids(query)
     fingerprint = search_fingerprint(
@@ -117,7 +150,12 @@ def search_run_rows(
     offset = decode_page_token(query.page_token, fingerprint) if query.page_token else 0
     limit = _check_max_results(query.max_results)
     key = "\x00".join([sql, repr(params), *columns])
-    table = cache.table(key, version, lambda: _build(cur, sql, params, columns)) if offset else None
+
+    def build() -> pa.Table:
+        with reader() as own:
+            return _build(own, sql, params, columns)
+
+    table = cache.table(key, version, build) if offset else None
     if table is None:
         page = search_runs(
             lambda text, p: cur.execute(text, list(p)).fetchall(), query, order, version

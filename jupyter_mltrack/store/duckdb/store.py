@@ -90,6 +90,7 @@ class DuckDBStore(DuckDBRegistry):
             raise
 
     def close(self) -> None:
+        self.row_cache.settle()  # a row table's build holds a reader
         self.db.close()
 
     # --------------------------------------------------------------- experiments
@@ -238,7 +239,9 @@ class DuckDBStore(DuckDBRegistry):
     def search_run_rows(self, query: RunQuery) -> RunRows:
         version = self.db.writes  # before the read, as in search_runs
         with self.db.reader() as cur:
-            return row_pages.search_run_rows(cur, query, self.row_cache, self.order_cache, version)
+            return row_pages.search_run_rows(
+                cur, query, self.row_cache, self.order_cache, version, self.db.reader
+            )
 
     def search_runs_arrow(self, query: RunQuery) -> dict[str, Any]:
         with self.db.reader() as cur:
