@@ -78,14 +78,26 @@ def test_row_pages_match_entity_pages_and_are_sliced_from_one_table(store) -> No
     assert store.row_cache.builds == 1 and store.row_cache.hits == hits + 4
 
 
+def _second_page(store: DuckDBStore, query: RunQuery) -> None:
+    first = store.search_run_rows(query)
+    store.search_run_rows(RunQuery(**{**_fields(query), "page_token": first.next_page_token}))
+    store.row_cache.settle()
+
+
 def test_a_write_drops_the_table_and_the_next_pages_show_it(store) -> None:
     store, experiment = store
     query = RunQuery((experiment,), "", "ACTIVE_ONLY", 50, ("metrics.m ASC",), None, COLUMNS)
+    _second_page(store, query)  # a view's first deep page starts the table's build
+    assert store.row_cache.builds == 1
     _walk(store, query, store.search_run_rows)
     store.row_cache.settle()
     builds = store.row_cache.builds
+    assert builds == 1
     newest = store.create_run(experiment, "late", 5_000, "ana", {}, None).info.run_id
     store.log_batch([(newest, "m", -1.0, 6, 0)], [(newest, "p", "x")], [])
+    # the view's table went stale within seconds (runs logging): no build on one deep page
+    _second_page(store, query)
+    assert store.row_cache.builds == builds
     got = _walk(store, query, store.search_run_rows)
     store.row_cache.settle()
     assert got[0][0]["run_id"] == newest and got[0][0]["params.p"] == "x"

@@ -4,19 +4,20 @@ A view scrolled from top to bottom asks for every page of one ordered search in 
 page through :func:`.reads.search_runs` reads the page's runs and values by semi-joins on
 its ids, which scan the runs and latest-metrics tables whatever the page's size, then builds
 :class:`~jupyter_mltrack.entities.Run` entities: about 52 ms for 3,000 rows of 3 metric
-columns at 100,000 runs, most of the server's work in a scroll. Here the second deep page
-of one search at one store version starts building the whole ordered result, as one Arrow
+columns at 100,000 runs, most of the server's work in a scroll. Here a deep page of one
+search at one store version starts building the whole ordered result, as one Arrow
 table of the run columns and the asked values (161 ms, 13 MB at 100,000 runs, on a thread
 of its own), and every page after it is a slice of it (3 ms). The table is dropped at the
-next write (the store's write counter, as :class:`.reads.OrderCache` does), and the first
-deep page at a version still reads only its own rows: a store written while a view scrolls
-(runs logging) never pays a build per page.
+next write (the store's write counter, as :class:`.reads.OrderCache` does); a store written
+while a view is read (runs logging) builds only when a version stays long enough for a
+second deep page (see :class:`RowTableCache`), never once per page.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -39,23 +40,29 @@ class RowTableCache:
     ``builds`` counts the tables built, ``hits`` the pages sliced from one.
 
     A table is built on a thread of its own, so no page waits for it: the page that starts
-    the build, and those asked while it runs, read their own rows. (Built in line, the
-    bench_jupyterlab scroll stood blank for 222-314 ms at its start while the second page
-    waited for the table.)
+    the build, and those asked while it runs, read their own rows. It starts at the first
+    deep page of a search at a version, so it is there when a scroll begins (started at the
+    second page, the scroll's own reads, the first of it, competed with the build: the
+    bench_jupyterlab scroll stood blank 591-650 ms at its start). When the search's table of
+    the previous version is younger than ``busy_s``, the store is being written while the
+    view is read (runs logging) and a table would soon be stale: the build then waits for a
+    second deep page at one version.
     """
 
-    def __init__(self, size: int = 2) -> None:
+    def __init__(self, size: int = 2, busy_s: float = 5.0) -> None:
         self.size = size
+        self.busy_s = busy_s
         self.builds = 0
         self.hits = 0
-        #: key -> (version, table or None while not built, whether a build runs)
-        self._tables: OrderedDict[str, tuple[int, pa.Table | None, bool]] = OrderedDict()
+        #: key -> (version, table or None, whether a build runs, when the version was first seen)
+        self._tables: OrderedDict[str, tuple[int, pa.Table | None, bool, float]] = OrderedDict()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def table(self, key: str, version: int, build: Callable[[], pa.Table]) -> pa.Table | None:
-        """The table of ``key`` at ``version``, or ``None`` (read the page alone). The second
-        call at one version starts ``build()`` in the background."""
+        """The table of ``key`` at ``version``, or ``None`` (read the page alone; a build
+        may have started)."""
+        now = time.monotonic()
         with self._lock:
             found = self._tables.get(key)
             if found is not None and found[0] == version:
@@ -64,22 +71,26 @@ class RowTableCache:
                     self._tables.move_to_end(key)
                     return found[1]
                 if not found[2]:
-                    self._remember(key, version, None, True)
-                    thread = threading.Thread(
-                        target=self._build, args=(key, version, build), daemon=True
-                    )
-                    self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-                    thread.start()
+                    self._start(key, version, build, found[3])
                 return None
-            self._remember(key, version, None, False)
+            if found is not None and now - found[3] < self.busy_s:
+                self._remember(key, version, None, False, now)  # build at the second page
+            else:
+                self._start(key, version, build, now)
             return None
+
+    def _start(self, key: str, version: int, build: Callable[[], pa.Table], seen: float) -> None:
+        self._remember(key, version, None, True, seen)
+        thread = threading.Thread(target=self._build, args=(key, version, build, seen), daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait for the builds running now (tests, and a store closing)."""
         for thread in list(self._threads):
             thread.join(timeout)
 
-    def _build(self, key: str, version: int, build: Callable[[], pa.Table]) -> None:
+    def _build(self, key: str, version: int, build: Callable[[], pa.Table], seen: float) -> None:
         try:
             table = build()
         except Exception:  # the store closed or changed under it: pages read alone
@@ -88,12 +99,14 @@ class RowTableCache:
         with self._lock:
             found = self._tables.get(key)
             if found is not None and found[0] == version:
-                self._remember(key, version, table, False)
+                self._remember(key, version, table, False, seen)
                 if table is not None:
                     self.builds += 1
 
-    def _remember(self, key: str, version: int, table: pa.Table | None, building: bool) -> None:
-        self._tables[key] = (version, table, building)
+    def _remember(
+        self, key: str, version: int, table: pa.Table | None, building: bool, seen: float
+    ) -> None:
+        self._tables[key] = (version, table, building, seen)
         self._tables.move_to_end(key)
         while len(self._tables) > self.size:
             self._tables.popitem(last=False)
