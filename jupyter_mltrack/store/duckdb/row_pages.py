@@ -49,7 +49,7 @@ class RowTableCache:
     second deep page at one version.
     """
 
-    def __init__(self, size: int = 2, busy_s: float = 5.0) -> None:
+    def __init__(self, size: int = 4, busy_s: float = 5.0) -> None:
         self.size = size
         self.busy_s = busy_s
         self.builds = 0
