@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import math
 import mimetypes
 import re
 import tempfile
@@ -356,11 +355,7 @@ def page_json(body: dict[str, Any]) -> bytes:
 def _row(row: dict[str, Any], columns: list[str], child_count: int) -> dict[str, Any]:
     """A ``RunRows`` row in the shape of ``RunRow``: the asked values under ``values``,
     metrics through ``encode_float`` (NaN and infinities as strings)."""
-    values = {c: row[c] for c in columns}
-    for column in columns:
-        value = values[column]
-        if isinstance(value, float) and not math.isfinite(value):
-            values[column] = encode_float(value)
+    values = {c: encode_float(v) if isinstance(v := row[c], float) else v for c in columns}
     return {
         **{name: row[name] for name in ROW_FIELDS},
         "child_count": child_count,

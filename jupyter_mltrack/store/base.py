@@ -68,18 +68,14 @@ class RunRows:
         """The rows of a page of entities."""
         rows = []
         for run in page.runs:
-            info, data = run.info, run.data
-            row: dict[str, Any] = {name: getattr(info, name) for name in ROW_FIELDS}
+            data = run.data
+            by_kind: dict[str, dict[str, Any]] = {
+                "metrics": data.metrics, "params": data.params, "tags": data.tags
+            }  # fmt: skip
+            row: dict[str, Any] = {name: getattr(run.info, name) for name in ROW_FIELDS}
             for column in columns:
                 kind, _, key = column.partition(".")
-                values: dict[str, Any] = (
-                    data.metrics
-                    if kind == "metrics"
-                    else data.params
-                    if kind == "params"
-                    else data.tags
-                )
-                row[column] = values.get(key)
+                row[column] = by_kind[kind].get(key)
             rows.append(row)
         return cls(rows, page.next_page_token)
 

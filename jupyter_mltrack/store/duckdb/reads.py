@@ -10,7 +10,8 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -45,6 +46,7 @@ from ..series import check_series_request, x_range_predicates
 from .dialect import in_list
 
 Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+T = TypeVar("T")
 
 _RUN_COLUMNS = (
     "r.run_id, r.experiment_id, r.run_name, r.status, r.start_time_ms, r.end_time_ms, "
@@ -240,33 +242,65 @@ class OrderCache:
         return ids
 
 
+@dataclass(frozen=True, slots=True)
+class PageWindow:
+    """Where one page of a run search starts (``offset``, from its page token) and how many
+    runs it holds (``limit``), bound to the search by ``fingerprint``; every store's row
+    search pages through it (DuckDB, PostgreSQL, the sidebar's row pages)."""
+
+    fingerprint: str
+    offset: int
+    limit: int
+
+    @classmethod
+    def of(cls, query: RunQuery) -> PageWindow:
+        """The window of ``query``; raises ``InvalidParameter`` for a bad token or limit."""
+        fingerprint = search_fingerprint(
+            query.experiment_ids, query.filter_string, query.order_by, query.view_type
+        )
+        token = query.page_token
+        offset = decode_page_token(token, fingerprint) if token else 0
+        return cls(fingerprint, offset, check_max_results(query.max_results))
+
+    def cut(self, items: list[T]) -> tuple[list[T], str | None]:
+        """``items`` read from ``offset`` (at most ``limit + 1``: one more tells whether a
+        next page exists) as the page and the next page's token (``None`` at the end)."""
+        if len(items) <= self.limit:
+            return items, None
+        return items[: self.limit], encode_page_token(self.offset + self.limit, self.fingerprint)
+
+
+def page_ids(
+    q: Query,
+    sql: str,
+    params: list[Any],
+    window: PageWindow,
+    order: OrderCache | None = None,
+    version: int = 0,
+) -> list[str]:
+    """The ids ``sql`` selects from ``window.offset`` on, ``window.limit + 1`` at most. The
+    first page is a top-N select; deeper pages slice the ordered ids that ``order`` keeps at
+    the store's write counter ``version`` (read it before calling)."""
+    offset, limit = window.offset, window.limit
+    if offset and order is not None:
+        return order.ids(q, sql, params, version)[offset : offset + limit + 1]
+    return [r[0] for r in q(sql + f" LIMIT {limit + 1} OFFSET {int(offset)}", params)]
+
+
 def search_runs(
     q: Query, query: RunQuery, order: OrderCache | None = None, version: int = 0
 ) -> RunPage:
-    """One page of runs as entities, with a token for the next page.
-
-    The first page is a top-N select; deeper pages slice the ordered ids that ``order``
-    keeps at the store's write counter ``version`` (read it before calling). Then each
-    data table is read once for the page (:func:`load_runs`).
-    """
+    """One page of runs as entities, with a token for the next page: the page's ids
+    (:func:`page_ids`), then each data table read once for the page (:func:`load_runs`)."""
     sql, params = _select_run_ids(query)
-    fingerprint = search_fingerprint(
-        query.experiment_ids, query.filter_string, query.order_by, query.view_type
-    )
-    token_in = query.page_token
-    offset = decode_page_token(token_in, fingerprint) if token_in else 0
-    limit = _check_max_results(query.max_results)
-    if offset and order is not None:
-        ids = order.ids(q, sql, params, version)[offset : offset + limit + 1]
-    else:
-        ids = [r[0] for r in q(sql + f" LIMIT {limit + 1} OFFSET {int(offset)}", params)]
-    more = len(ids) > limit
-    ids = ids[:limit]
-    token = encode_page_token(offset + limit, fingerprint) if more else None
+    window = PageWindow.of(query)
+    ids, token = window.cut(page_ids(q, sql, params, window, order, version))
     return RunPage(load_runs(q, ids, query.columns), token)
 
 
-def _check_max_results(max_results: int | None) -> int:
+def check_max_results(max_results: int | None) -> int:
+    """``max_results`` of a run search, ``SEARCH_LIMIT`` for ``None``; raises
+    ``InvalidParameter`` unless it is a positive integer."""
     if max_results is None:
         return SEARCH_LIMIT
     if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
@@ -277,7 +311,7 @@ def _check_max_results(max_results: int | None) -> int:
 def search_runs_arrow(con: duckdb.DuckDBPyConnection, query: RunQuery) -> dict[str, pa.Table]:
     """Matching runs plus long params/metrics/tags tables, all as Arrow (for DataFrames)."""
     sql, params = _select_run_ids(query)
-    limit = _check_max_results(query.max_results)
+    limit = check_max_results(query.max_results)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _mt_sel AS SELECT row_number() OVER () AS _pos, run_id "
         f"FROM ({sql} LIMIT {limit}) s",

@@ -26,9 +26,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ..base import ROW_FIELDS, RunQuery, RunRows
-from ..search import decode_page_token, encode_page_token, search_fingerprint
-from .reads import _COLUMN_TABLES, OrderCache, _check_max_results, _select_run_ids, search_runs
+from ..base import ROW_FIELDS, RunPage, RunQuery, RunRows
+from .reads import (
+    _COLUMN_TABLES,
+    OrderCache,
+    PageWindow,
+    _select_run_ids,
+    load_runs,
+    page_ids,
+)
 
 __all__ = ["RowTableCache", "search_run_rows"]
 
@@ -157,24 +163,20 @@ def search_run_rows(
     write counter read before the call, ``reader`` gives the table's build a cursor."""
     columns = list(query.columns or ())
     sql, params = _select_run_ids(query)
-    fingerprint = search_fingerprint(
-        query.experiment_ids, query.filter_string, query.order_by, query.view_type
-    )
-    offset = decode_page_token(query.page_token, fingerprint) if query.page_token else 0
-    limit = _check_max_results(query.max_results)
+    window = PageWindow.of(query)
     key = "\x00".join([sql, repr(params), *columns])
 
     def build() -> pa.Table:
         with reader() as own:
             return _build(own, sql, params, columns)
 
-    table = cache.table(key, version, build) if offset else None
+    table = cache.table(key, version, build) if window.offset else None
     if table is None:
-        page = search_runs(
-            lambda text, p: cur.execute(text, list(p)).fetchall(), query, order, version
-        )
-        return RunRows.of_runs(page, columns)
-    rows = table.slice(offset, limit + 1).to_pylist()
-    more = len(rows) > limit
-    token = encode_page_token(offset + limit, fingerprint) if more else None
-    return RunRows(rows[:limit], token)
+
+        def q(text: str, p: Sequence[Any]) -> list[tuple[Any, ...]]:
+            return cur.execute(text, list(p)).fetchall()
+
+        ids, token = window.cut(page_ids(q, sql, params, window, order, version))
+        return RunRows.of_runs(RunPage(load_runs(q, ids, columns), token), columns)
+    rows, token = window.cut(table.slice(window.offset, window.limit + 1).to_pylist())
+    return RunRows(rows, token)

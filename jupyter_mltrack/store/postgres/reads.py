@@ -20,20 +20,16 @@ from ...entities import (
     Run,
 )
 from ...errors import InvalidParameter, MltrackError
-from ...settings import SEARCH_LIMIT
 from ..arrow import detached_relation
 from ..base import RunPage, RunQuery, SeriesRequest
+from ..duckdb.reads import PageWindow, check_max_results, page_ids, view_type_clause
 from ..duckdb.reads import load_runs as shared_load_runs
-from ..duckdb.reads import view_type_clause
 from ..search import (
     POSTGRES,
     compile_filter,
     compile_search,
-    decode_page_token,
-    encode_page_token,
     parse_filter,
     parse_order_by,
-    search_fingerprint,
 )
 from ..series import check_series_request, x_range_predicates
 from .connection import Con
@@ -74,14 +70,6 @@ def load_runs(con: Con, run_ids: Sequence[str], columns: Sequence[str] | None = 
     return shared_load_runs(con.fetchall, run_ids, columns)
 
 
-def _check_max_results(max_results: int | None) -> int:
-    if max_results is None:
-        return SEARCH_LIMIT
-    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
-        raise InvalidParameter(f"max_results must be a positive integer, got {max_results!r}.")
-    return max_results
-
-
 def _select_run_ids(query: RunQuery, ordered: bool = True) -> tuple[str, list[Any]]:
     """SQL selecting ``run_id`` of matching runs in order (no LIMIT), with its params;
     ``ordered=False``: without the ORDER BY (for a count)."""
@@ -112,15 +100,8 @@ def count_runs(con: Con, query: RunQuery) -> int:
 def search_runs(con: Con, query: RunQuery) -> RunPage:
     """One page of runs as entities, with a token for the next page."""
     sql, params = _select_run_ids(query)
-    fingerprint = search_fingerprint(
-        query.experiment_ids, query.filter_string, query.order_by, query.view_type
-    )
-    offset = decode_page_token(query.page_token, fingerprint) if query.page_token else 0
-    limit = _check_max_results(query.max_results)
-    ids = [r[0] for r in con.fetchall(sql + f" LIMIT {limit + 1} OFFSET {int(offset)}", params)]
-    more = len(ids) > limit
-    ids = ids[:limit]
-    token = encode_page_token(offset + limit, fingerprint) if more else None
+    window = PageWindow.of(query)
+    ids, token = window.cut(page_ids(con.fetchall, sql, params, window))
     return RunPage(load_runs(con, ids, query.columns), token)
 
 
@@ -139,7 +120,7 @@ def _long_table(rows: list[tuple[Any, ...]], value_type: pa.DataType) -> pa.Tabl
 def search_runs_arrow(con: Con, query: RunQuery) -> dict[str, pa.Table]:
     """Matching runs plus long params/metrics/tags tables, all as Arrow (for DataFrames)."""
     sql, params = _select_run_ids(query)
-    limit = _check_max_results(query.max_results)
+    limit = check_max_results(query.max_results)
     selected = f"SELECT row_number() OVER () - 1 AS pos, run_id FROM ({sql} LIMIT {limit}) s"
     rows = con.fetchall(
         f"WITH sel AS ({selected}) SELECT {_RUN_COLUMNS} "

@@ -143,9 +143,12 @@ class _Compiler:
         self.params.extend(node.values)
         return f"{column} {negation}IN ({', '.join('?' * len(node.values))})"
 
-    def order_key(self, key: OrderKey, joins: list[str] | None = None) -> str:
+    def order_key(
+        self, key: OrderKey, joins: list[str] | None = None, carried: Comparison | None = None
+    ) -> str:
         """One ORDER BY item; a metric, param or tag is read by a correlated subquery, or,
-        given ``joins``, by a LEFT JOIN appended to it (``mt_o0``, ``mt_o1``, ...)."""
+        given ``joins``, by a LEFT JOIN appended to it (``mt_o0``, ``mt_o1``, ...), or by an
+        inner join that also tests ``carried`` (a filter comparison on the same key)."""
         field = key.field
         if field.entity == "attribute":
             expr = f"{self.r}.{_ATTRIBUTE_COLUMNS[field.key]}"
@@ -158,11 +161,15 @@ class _Compiler:
                     f"WHERE mt_k.run_id = {self.r}.run_id AND mt_k.key = ?)"
                 )
             else:  # (run_id, key) is each key table's primary key: one row per run at most
-                expr = f"mt_o{len(joins)}.value"
-                joins.append(
-                    f"LEFT JOIN {table} mt_o{len(joins)} ON mt_o{len(joins)}.run_id = "
-                    f"{self.r}.run_id AND mt_o{len(joins)}.key = ?"
+                alias = f"mt_o{len(joins)}"
+                expr = f"{alias}.value"
+                join = (
+                    f"{'LEFT JOIN' if carried is None else 'JOIN'} {table} {alias} "
+                    f"ON {alias}.run_id = {self.r}.run_id AND {alias}.key = ?"
                 )
+                if carried is not None:
+                    join += " AND " + self.condition(expr, carried)
+                joins.append(join)
         else:
             raise ValueError(f"cannot order runs by {field.entity} fields")
         if field.entity == "metric" and not key.ascending:
@@ -252,16 +259,18 @@ def compile_search(
     parts: list[str] = []
     for key in keys:
         carried = next(
-            (i for i in items if isinstance(i, Comparison) and i.field == key.field), None
+            (
+                i
+                for i in items
+                if isinstance(i, Comparison)
+                and i.field == key.field
+                and key.field.entity in _KEY_TABLES
+            ),
+            None,
         )
-        if carried is None or key.field.entity not in _KEY_TABLES:
-            parts.append(compiler.order_key(key, joins))
-            continue
-        items.remove(carried)
-        alias = f"mt_o{len(joins)}"
-        parts.append(compiler.order_key(key, joins))
-        joins[-1] = "JOIN" + joins[-1].removeprefix("LEFT JOIN")
-        joins[-1] += " AND " + compiler.condition(f"{alias}.value", carried)
+        if carried is not None:
+            items.remove(carried)
+        parts.append(compiler.order_key(key, joins, carried))
     parts += [f"{compiler.r}.start_time_ms DESC", f"{compiler.r}.run_id ASC"]
     rest = And(tuple(items)) if len(items) > 1 else items[0] if items else None
     compiler.params = []
